@@ -1,0 +1,1 @@
+"""Rounds: ward rounds, check-ins and patient timelines for behavioral health technicians."""
