@@ -1,0 +1,1 @@
+"""Storage: the engine factory, units of work, secrets and schema migrations."""
