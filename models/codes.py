@@ -74,7 +74,10 @@ class Location(StrEnum):
 
 
 class Status(StrEnum):
-    """What the patient is doing. `asleep` means "quiet, breathing observed", never assumed sleep."""
+    """What the patient is doing.
+
+    `asleep` is recorded as "quiet, breathing observed": sleep is never assumed.
+    """
 
     asleep = "asleep"
     awake_in_bed = "awake_in_bed"

@@ -106,7 +106,10 @@ class IncidentCreate(BaseModel):
 
 
 def order_limit(age_years: int) -> timedelta:
-    """How long one restraint/seclusion order lasts (42 CFR 482.13): 4 h adults, 2 h 9-17, 1 h under 9."""
+    """How long one restraint/seclusion order lasts (42 CFR 482.13).
+
+    4 hours for adults, 2 hours for ages 9-17, 1 hour under 9.
+    """
     if age_years >= 18:
         return timedelta(hours=4)
     if age_years >= 9:
