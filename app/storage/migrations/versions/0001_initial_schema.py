@@ -553,6 +553,16 @@ def upgrade() -> None:
         )
 
     # ### end Alembic commands ###
+    # The audit chain starts from a fixed genesis hash; every audit write locks this row.
+    op.bulk_insert(
+        sa.table(
+            "audit_chain_head",
+            sa.column("id", sa.Integer),
+            sa.column("last_event_id", sa.Integer),
+            sa.column("last_hash", sa.String),
+        ),
+        [{"id": 1, "last_event_id": None, "last_hash": "0" * 64}],
+    )
 
 
 def downgrade() -> None:

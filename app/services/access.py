@@ -1,0 +1,125 @@
+"""Who may do what, where: roles scoped to wards, deny by default."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlmodel import Session, select
+
+from app.services.errors import NotAllowed
+from models import Patient, Staff, StaffWard
+from models.codes import Role
+
+
+class Permission(StrEnum):
+    view_rounds = "view_rounds"
+    record_check = "record_check"
+    record_sleep = "record_sleep"
+    record_group = "record_group"
+    record_incident = "record_incident"
+    view_timeline = "view_timeline"
+    correct_record = "correct_record"
+    change_level = "change_level"
+    record_treatment = "record_treatment"
+    record_restraint = "record_restraint"
+    view_handoff = "view_handoff"
+    admit_patient = "admit_patient"
+    export = "export"
+    manage_accounts = "manage_accounts"
+    manage_wards = "manage_wards"
+    view_audit = "view_audit"
+
+
+_TECHNICIAN = {
+    Permission.view_rounds,
+    Permission.record_check,
+    Permission.record_sleep,
+    Permission.record_group,
+    Permission.record_incident,
+    Permission.view_timeline,
+}
+_NURSE = _TECHNICIAN | {
+    Permission.correct_record,
+    Permission.change_level,
+    Permission.record_treatment,
+    Permission.record_restraint,
+}
+_CHARGE_NURSE = _NURSE | {Permission.view_handoff, Permission.admit_patient, Permission.export}
+
+# Admins run accounts and wards; they see no clinical data.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.technician: frozenset(_TECHNICIAN),
+    Role.nurse: frozenset(_NURSE),
+    Role.charge_nurse: frozenset(_CHARGE_NURSE),
+    Role.admin: frozenset(
+        {Permission.manage_accounts, Permission.manage_wards, Permission.view_audit}
+    ),
+}
+
+# Permissions that concern one ward's patients, and so need that ward.
+WARD_SCOPED = frozenset(_CHARGE_NURSE)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in staff member a call is made for. Rechecked against the database each call."""
+
+    staff_id: int
+    username: str = ""
+
+
+def allowed(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+NOT_ON_YOUR_WARDS = "This patient or ward is not on your wards."
+
+
+def authorize(
+    session: Session, actor: Actor, permission: Permission, *, ward_id: int | None = None
+) -> Staff:
+    """The actor's account if they may do this on this ward now; NotAllowed otherwise."""
+    staff = _check_role(session, actor, permission)
+    if permission in WARD_SCOPED and (
+        ward_id is None or session.get(StaffWard, (staff.id, ward_id)) is None
+    ):
+        raise NotAllowed(NOT_ON_YOUR_WARDS)
+    return staff
+
+
+def authorize_patient(
+    session: Session,
+    actor: Actor,
+    permission: Permission,
+    patient_id: int,
+    *,
+    allow_discharged: bool = False,
+) -> tuple[Staff, Patient]:
+    """Authorize an action on one patient; discharged patients are read-only."""
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        _check_role(session, actor, permission)
+        # Same refusal as another ward's patient, so patient ids cannot be probed.
+        raise NotAllowed(NOT_ON_YOUR_WARDS)
+    staff = authorize(session, actor, permission, ward_id=patient.ward_id)
+    if patient.discharged_at is not None and not allow_discharged:
+        raise NotAllowed("This patient has been discharged; their record is read-only.")
+    return staff, patient
+
+
+def _check_role(session: Session, actor: Actor, permission: Permission) -> Staff:
+    staff = session.get(Staff, actor.staff_id)
+    if staff is None or not staff.active:
+        raise NotAllowed("Your account is not active. Ask the charge nurse.")
+    if not allowed(Role(staff.role), permission):
+        raise NotAllowed("Your role does not allow this.")
+    return staff
+
+
+def ward_ids_of(session: Session, staff_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(StaffWard.ward_id)
+            .where(StaffWard.staff_id == staff_id)
+            .order_by(StaffWard.ward_id)
+        )
+    )

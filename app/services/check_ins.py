@@ -1,0 +1,230 @@
+"""Recording round checks: full check-ins, one-tap routine checks, and whether a check is late."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from app.services.access import Actor, Permission, authorize_patient
+from app.services.audit import write_audit
+from app.services.errors import Conflict, InvalidInput
+from app.services.levels import level_at
+from app.services.records import current
+from app.services.requests import find_replay, request_hash, save_once, validated
+from app.services.ward_time import is_night
+from app.storage.database import Database
+from models import CheckIn, CheckInCreate, Patient, RoutineCheckCreate, Staff, Ward
+from models.codes import (
+    Affect,
+    AuditAction,
+    Behaviour,
+    LateReason,
+    Location,
+    RecordKind,
+    Status,
+)
+
+# CLINICAL.md: a check is on time within 1.5 times the patient's interval.
+ON_TIME_FACTOR = 1.5
+# Two checks of one patient this close together are almost always the same check entered twice.
+DUPLICATE_WINDOW = timedelta(seconds=60)
+
+
+class CheckInRead(BaseModel):
+    id: int
+    patient_id: int
+    staff_id: int
+    staff_name: str
+    observed_at: datetime
+    recorded_at: datetime
+    location: Location | None
+    status: Status | None
+    behaviours: list[Behaviour]
+    affect: Affect | None
+    mood: int | None
+    anxiety: int | None
+    note: str
+    missed: bool
+    late: bool
+    late_reason: LateReason | None
+    # True when this call found the check already saved under the same form key.
+    replayed: bool = False
+
+
+def read_check_in(row: CheckIn, staff_name: str, *, replayed: bool = False) -> CheckInRead:
+    return CheckInRead(
+        id=row.id,
+        patient_id=row.patient_id,
+        staff_id=row.recorded_by,
+        staff_name=staff_name,
+        observed_at=row.observed_at,
+        recorded_at=row.recorded_at,
+        location=row.location,
+        status=row.status,
+        behaviours=row.behaviours,
+        affect=row.affect,
+        mood=row.mood,
+        anxiety=row.anxiety,
+        note=row.note,
+        missed=row.missed,
+        late=row.late,
+        late_reason=row.late_reason,
+        replayed=replayed,
+    )
+
+
+def last_check(
+    session: Session, patient_id: int, *, before: datetime | None = None
+) -> CheckIn | None:
+    """The patient's latest current check (optionally, the latest before a moment)."""
+    query = select(CheckIn).where(CheckIn.patient_id == patient_id, current(CheckIn))
+    if before is not None:
+        query = query.where(CheckIn.observed_at < before)
+    return session.exec(
+        query.order_by(CheckIn.observed_at.desc(), CheckIn.id.desc()).limit(1)
+    ).first()
+
+
+@dataclass(frozen=True)
+class Due:
+    """When a patient's next check is due, and from when it counts as late."""
+
+    due_at: datetime | None
+    late_at: datetime | None
+    interval: timedelta | None
+
+
+def due_after(
+    session: Session, patient_id: int, last_seen: datetime | None, moment: datetime
+) -> Due:
+    """The due rule: due one interval after the last check (or the level order, if later);
+    on time within 1.5 intervals."""
+    level = level_at(session, patient_id, moment)
+    interval = level.level.check_interval if level else None
+    if interval is None:
+        return Due(None, None, None)
+    since = max(filter(None, [last_seen, level.effective_at]))
+    return Due(since + interval, since + interval * ON_TIME_FACTOR, interval)
+
+
+def _build_check_in(
+    session: Session, *, staff: Staff, patient: Patient, data: CheckInCreate, now: datetime
+) -> CheckIn:
+    previous = last_check(session, patient.id, before=data.observed_at + timedelta(microseconds=1))
+    if previous is not None and data.observed_at - previous.observed_at < DUPLICATE_WINDOW:
+        seen_by = session.get(Staff, previous.recorded_by)
+        local = previous.observed_at.astimezone(session.get(Ward, patient.ward_id).zone)
+        raise Conflict(
+            f"{patient.display_name} was already checked at {local:%H:%M} by "
+            f"{seen_by.display_name if seen_by else 'another user'}."
+        )
+    due = due_after(
+        session, patient.id, previous.observed_at if previous else None, data.observed_at
+    )
+    late = due.late_at is not None and data.observed_at > due.late_at
+    if late and data.late_reason is None:
+        minutes = int((data.observed_at - due.due_at).total_seconds() // 60)
+        raise InvalidInput(
+            [f"This check is {minutes} min past due: choose a reason for the delay."]
+        )
+    row = CheckIn(
+        patient_id=patient.id,
+        ward_id=patient.ward_id,
+        recorded_by=staff.id,
+        recorded_at=now,
+        observed_at=data.observed_at,
+        location=data.location,
+        status=data.status,
+        behaviours=[code.value for code in data.behaviours],
+        affect=data.affect,
+        mood=data.mood,
+        anxiety=data.anxiety,
+        note=data.note,
+        missed=data.missed,
+        late=late,
+        late_reason=data.late_reason,
+        client_key=data.client_key,
+        request_hash=request_hash(data),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_check_in(db: Database, actor: Actor, data: CheckInCreate | dict) -> CheckInRead:
+    """Save one check. Idempotent on the form key: a replay returns the first result."""
+    now = db.clock()
+    data = validated(CheckInCreate, data, now=now)
+
+    def save(session: Session) -> CheckInRead:
+        staff, patient = authorize_patient(session, actor, Permission.record_check, data.patient_id)
+        replay = find_replay(session, CheckIn, data)
+        if replay is not None:
+            seen_by = session.get(Staff, replay.recorded_by)
+            return read_check_in(replay, seen_by.display_name, replayed=True)
+        row = _build_check_in(session, staff=staff, patient=patient, data=data, now=now)
+        write_audit(
+            session,
+            key=db.keys.audit,
+            at=now,
+            action=AuditAction.create,
+            staff_id=staff.id,
+            ward_id=patient.ward_id,
+            patient_id=patient.id,
+            record_kind=RecordKind.check_in,
+            record_id=row.id,
+        )
+        return read_check_in(row, staff.display_name)
+
+    return save_once(db, save)
+
+
+def routine_check_for(session: Session, patient: Patient, ward: Ward, moment: datetime) -> dict:
+    """The patient's most likely routine check: asleep in their room at night, otherwise
+    where and how they were last seen (day room, resting, calm when never seen)."""
+    if is_night(ward, moment):
+        return {
+            "location": Location.own_room,
+            "status": Status.asleep,
+            "behaviours": [],
+            "affect": None,
+        }
+    previous = last_check(session, patient.id, before=moment)
+    if previous is None or previous.missed or previous.status == Status.asleep:
+        return {
+            "location": Location.day_room,
+            "status": Status.resting,
+            "behaviours": [Behaviour.calm],
+            "affect": None,
+        }
+    return {
+        "location": previous.location,
+        "status": previous.status,
+        "behaviours": previous.behaviours,
+        "affect": previous.affect,
+    }
+
+
+def record_routine_check(
+    db: Database, actor: Actor, data: RoutineCheckCreate | dict
+) -> CheckInRead:
+    """The one-tap check: the patient's most likely routine check, saved in one call."""
+    now = db.clock()
+    data = validated(RoutineCheckCreate, data, now=now)
+    with db.reading() as session:
+        _, patient = authorize_patient(session, actor, Permission.record_check, data.patient_id)
+        template = routine_check_for(
+            session, patient, session.get(Ward, patient.ward_id), data.observed_at
+        )
+    return record_check_in(
+        db,
+        actor,
+        {
+            "patient_id": data.patient_id,
+            "observed_at": data.observed_at,
+            "late_reason": data.late_reason,
+            "client_key": data.client_key,
+            **template,
+        },
+    )

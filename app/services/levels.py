@@ -1,0 +1,95 @@
+"""Observation levels: the order in effect at any moment, and changing it."""
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from app.services.access import Actor, Permission, authorize_patient
+from app.services.audit import write_audit
+from app.services.records import current
+from app.services.requests import find_replay, request_hash, save_once, validated
+from app.storage.database import Database
+from models import LevelChange, LevelChangeCreate, Patient, Staff
+from models.codes import AuditAction, ObservationLevel, RecordKind
+
+
+class LevelRead(BaseModel):
+    id: int
+    patient_id: int
+    level: ObservationLevel
+    effective_at: datetime
+    ordered_by: str
+    reason: str
+    recorded_by: int
+    recorded_at: datetime
+
+    @property
+    def label(self) -> str:
+        return self.level.label
+
+
+def read_level(row: LevelChange) -> LevelRead:
+    return LevelRead.model_validate(row, from_attributes=True)
+
+
+def level_at(session: Session, patient_id: int, moment: datetime) -> LevelRead | None:
+    """The observation level order in effect for a patient at a moment."""
+    row = session.exec(
+        select(LevelChange)
+        .where(
+            LevelChange.patient_id == patient_id,
+            LevelChange.effective_at <= moment,
+            current(LevelChange),
+        )
+        .order_by(LevelChange.effective_at.desc(), LevelChange.id.desc())
+        .limit(1)
+    ).first()
+    return read_level(row) if row else None
+
+
+def _build_level_change(
+    session: Session, *, staff: Staff, patient: Patient, data: LevelChangeCreate, now: datetime
+) -> LevelChange:
+    row = LevelChange(
+        patient_id=patient.id,
+        level=data.level,
+        effective_at=data.effective_at,
+        ordered_by=data.ordered_by,
+        reason=data.reason,
+        recorded_by=staff.id,
+        recorded_at=now,
+        client_key=data.client_key,
+        request_hash=request_hash(data),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def change_level(db: Database, actor: Actor, data: LevelChangeCreate | dict) -> LevelRead:
+    """Record a new observation level order (or "observations stopped", with its reason)."""
+    now = db.clock()
+    data = validated(LevelChangeCreate, data, now=now)
+
+    def save(session: Session) -> LevelRead:
+        staff, patient = authorize_patient(session, actor, Permission.change_level, data.patient_id)
+        replay = find_replay(session, LevelChange, data)
+        if replay is not None:
+            return read_level(replay)
+        row = _build_level_change(session, staff=staff, patient=patient, data=data, now=now)
+        write_audit(
+            session,
+            key=db.keys.audit,
+            at=now,
+            action=AuditAction.level_change,
+            staff_id=staff.id,
+            ward_id=patient.ward_id,
+            patient_id=patient.id,
+            record_kind=RecordKind.level_change,
+            record_id=row.id,
+            detail=data.level.value,
+        )
+        return read_level(row)
+
+    return save_once(db, save)
