@@ -1,0 +1,1 @@
+"""Rounds' Flet screens."""
