@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from app.services.access import Actor, Permission, authorize_patient
 from app.services.audit import write_audit
 from app.services.errors import Conflict, InvalidInput
-from app.services.levels import level_at
+from app.services.levels import LevelRead, level_at
 from app.services.records import current
 from app.services.requests import find_replay, request_hash, save_once, validated
 from app.services.ward_time import is_night
@@ -93,6 +93,7 @@ class Due:
     due_at: datetime | None
     late_at: datetime | None
     interval: timedelta | None
+    level: LevelRead | None
 
 
 def due_after(
@@ -103,9 +104,9 @@ def due_after(
     level = level_at(session, patient_id, moment)
     interval = level.level.check_interval if level else None
     if interval is None:
-        return Due(None, None, None)
+        return Due(None, None, None, level)
     since = max(filter(None, [last_seen, level.effective_at]))
-    return Due(since + interval, since + interval * ON_TIME_FACTOR, interval)
+    return Due(since + interval, since + interval * ON_TIME_FACTOR, interval, level)
 
 
 def _build_check_in(
