@@ -79,10 +79,12 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only unit of work over one consistent snapshot."""
+        """A unit of work that only reads, over one consistent snapshot.
+
+        Objects stay loaded after the block (no expiry), so callers may build read models late.
+        """
         with Session(self.reader, expire_on_commit=False) as session, session.begin():
             yield session
-            session.rollback()
 
     def dispose(self) -> None:
         self.writer.dispose()
