@@ -1,0 +1,70 @@
+"""What every screen is given: the page, the database, who is signed in, and how to act.
+
+Screens are functions `build_<screen>(ctx, ...) -> ft.Control` (one module each in
+app/ui/screens/). They never touch SQL: they call services through `ctx.call`, which runs the
+call in a worker thread so one slow database call never freezes the other sessions (Flet 1.0.5
+runs handlers on the server's event loop).
+"""
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+import flet as ft
+
+from app.services.access import Actor
+from app.services.errors import ServiceError
+from app.services.wards import WardRead
+from app.storage.database import Database
+from app.ui.errors import GENERIC_ERROR, show_message
+from models import StaffRead
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class ScreenContext:
+    """One browser session's view of Rounds, handed to every screen."""
+
+    page: ft.Page
+    db: Database
+    staff: StaffRead
+    ward: WardRead
+    # Routes like "/rounds", "/patients/12", "/patients/12/check-in"; set by the app shell.
+    navigate: Callable[[str], Awaitable[None]]
+    night: bool = False
+    # Called by screens after a save, so other screens (and sessions) refresh.
+    on_saved: Callable[[], Awaitable[None]] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.staff.id, self.staff.username)
+
+    def now(self) -> datetime:
+        return self.db.clock()
+
+    async def call(self, service: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a service call off the event loop."""
+        return await asyncio.to_thread(functools.partial(service, *args, **kwargs))
+
+    async def attempt(
+        self, service: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> R | None:
+        """Run a service call; on refusal show its message and return None."""
+        try:
+            return await self.call(service, *args, **kwargs)
+        except ServiceError as refused:
+            self.tell(refused.message)
+            return None
+
+    def tell(self, text: str) -> None:
+        """A short message at the bottom of the screen."""
+        show_message(self.page, text)
+
+    def tell_failure(self) -> None:
+        self.tell(GENERIC_ERROR)
