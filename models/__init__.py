@@ -6,6 +6,7 @@ Importing this package registers every table on `SQLModel.metadata`.
 from models.audit import AuditChainHead, AuditEvent
 from models.check_in import CheckIn, CheckInCreate, RoutineCheckCreate
 from models.corrections import Correction, CorrectionReason
+from models.drafts import Draft
 from models.groups import GroupAttendance, GroupAttendanceCreate, GroupSession, GroupSessionCreate
 from models.incidents import (
     Incident,
@@ -26,6 +27,7 @@ __all__ = [
     "CheckInCreate",
     "Correction",
     "CorrectionReason",
+    "Draft",
     "GroupAttendance",
     "GroupAttendanceCreate",
     "GroupSession",
