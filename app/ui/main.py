@@ -46,13 +46,13 @@ def sign_in_form(page: ft.Page) -> ft.Control:
         autofill_hints=ft.AutofillHint.PASSWORD,
     )
 
-    async def sign_in(_: ft.Event[ft.Button] | ft.Event[ft.TextField]) -> None:
+    async def sign_in(_: ft.Event[ft.FilledButton] | ft.Event[ft.TextField]) -> None:
         # Placeholder until the account service exists: never log or echo what was typed.
         password.value = ""
         show_message(page, "Sign-in is not available yet.")
 
     password.on_submit = guarded(page, sign_in)
-    button = ft.Button("Sign in", on_click=guarded(page, sign_in))
+    button = ft.FilledButton("Sign in", on_click=guarded(page, sign_in))
 
     return ft.SafeArea(
         expand=True,
