@@ -6,19 +6,29 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from app.services.access import Actor, Permission, authorize_patient
+from app.services.access import Actor, Permission, authorize, authorize_patient
 from app.services.audit import write_audit
-from app.services.errors import Conflict, InvalidInput
+from app.services.errors import Conflict, InvalidInput, NotAllowed
 from app.services.levels import LevelRead, level_at
 from app.services.records import current
 from app.services.requests import find_replay, request_hash, save_once, validated
 from app.services.ward_time import is_night
 from app.storage.database import Database
-from models import CheckIn, CheckInCreate, Patient, RoutineCheckCreate, Staff, Ward
+from models import (
+    AuditEvent,
+    CheckIn,
+    CheckInCreate,
+    Correction,
+    Patient,
+    RoutineCheckCreate,
+    Staff,
+    Ward,
+)
 from models.codes import (
     Affect,
     AuditAction,
     Behaviour,
+    CorrectionAction,
     LateReason,
     Location,
     RecordKind,
@@ -229,3 +239,87 @@ def record_routine_check(
             **template,
         },
     )
+
+
+# Undo right after entry: long enough to notice a wrong tap, short enough to stay a slip.
+UNDO_WINDOW = timedelta(minutes=2)
+UNDO_REASON = "Undone right after entry"
+
+
+def undo_check_in(db: Database, actor: Actor, check_in_id: int) -> int:
+    """Void the actor's own check within two minutes of recording it; the correction's id.
+
+    Technicians may not correct records in general; taking back a check they have just
+    entered is a slip, not a correction of the chart. Undoing twice returns the first void.
+    """
+    now = db.clock()
+    with db.writing() as session:
+        row = session.get(CheckIn, check_in_id)
+        if row is None or row.recorded_by != actor.staff_id:
+            raise NotAllowed("Only the person who entered a check can undo it.")
+        staff, patient = authorize_patient(session, actor, Permission.record_check, row.patient_id)
+        earlier = session.exec(
+            select(Correction).where(
+                Correction.record_kind == RecordKind.check_in.value,
+                Correction.record_id == row.id,
+            )
+        ).first()
+        if earlier is not None:
+            if earlier.action == CorrectionAction.void and earlier.reason == UNDO_REASON:
+                return earlier.id
+            raise Conflict("This check was already corrected; it cannot be undone.")
+        if now - row.recorded_at > UNDO_WINDOW:
+            raise NotAllowed("Too late to undo. Ask a nurse to void the check.")
+        correction = Correction(
+            record_kind=RecordKind.check_in.value,
+            record_id=row.id,
+            action=CorrectionAction.void.value,
+            reason=UNDO_REASON,
+            corrected_by=staff.id,
+            corrected_at=now,
+        )
+        session.add(correction)
+        session.flush()
+        write_audit(
+            session,
+            key=db.keys.audit,
+            at=now,
+            action=AuditAction.void,
+            staff_id=staff.id,
+            ward_id=patient.ward_id,
+            patient_id=patient.id,
+            record_kind=RecordKind.check_in,
+            record_id=row.id,
+            detail=UNDO_REASON,
+        )
+        return correction.id
+
+
+# Audit actions that change what a ward's rounds screen shows.
+_WARD_CHANGES = (
+    AuditAction.create,
+    AuditAction.amend,
+    AuditAction.void,
+    AuditAction.level_change,
+)
+
+
+def last_ward_change(db: Database, actor: Actor, ward_id: int, *, after: int = 0) -> int:
+    """The newest record change on a ward (an audit row id, or `after` if none is newer).
+
+    Open rounds screens poll this tiny query to notice checks saved by other devices and
+    processes; the audit table already orders every write, so no new table is needed.
+    """
+    with db.reading() as session:
+        authorize(session, actor, Permission.view_rounds, ward_id=ward_id)
+        newest = session.exec(
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.id > after,
+                AuditEvent.ward_id == ward_id,
+                AuditEvent.action.in_([action.value for action in _WARD_CHANGES]),
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        ).first()
+        return newest if newest is not None else after
