@@ -53,7 +53,7 @@ LOAD_TIMEOUT_MS = 60_000
 
 # Collects Content-Security-Policy violations: a blocked fetch() or WebSocket to another host
 # never becomes a request, so only this sees the attempt.
-_CSP_RECORDER = """
+CSP_RECORDER = """
 window.__cspViolations = [];
 document.addEventListener("securitypolicyviolation", (event) => {
   window.__cspViolations.push({
@@ -251,7 +251,7 @@ def request_log(rounds_server: LiveServer) -> RequestLog:
 def browser_context(chromium: Browser, request_log: RequestLog) -> Iterator[BrowserContext]:
     """A fresh incognito context (phone-sized) that records requests and CSP violations."""
     context = chromium.new_context(viewport=PHONE)
-    context.add_init_script(_CSP_RECORDER)
+    context.add_init_script(CSP_RECORDER)
     request_log.attach(context)
     yield context
     context.close()

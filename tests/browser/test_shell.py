@@ -2,19 +2,23 @@
 
 import gzip
 import json
+import ssl
 import struct
 import tempfile
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import flet_web
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 from playwright.sync_api import Error as PlaywrightError
 
+from app.web.tls import make_ward_certificates
 from tests.browser.conftest import (
     CHROMIUM_ARGS,
     CHROMIUM_PATH,
+    CSP_RECORDER,
     LOAD_TIMEOUT_MS,
     PHONE,
     SCREENSHOTS,
@@ -24,7 +28,7 @@ from tests.browser.conftest import (
     open_app,
     wait_until_painted,
 )
-from tests.web.live_server import LiveServer
+from tests.web.live_server import LiveServer, rounds_serve
 
 pytestmark = pytest.mark.browser
 
@@ -222,3 +226,27 @@ def test_screens_fit_phone_and_tablet(
         (SCREENSHOTS / f"{screen}-{viewport_name}.png").write_bytes(shot)
     finally:
         context.close()
+
+
+def test_app_works_over_https(chromium: Browser, tmp_path: Path) -> None:
+    # Ward devices use HTTPS (rounds tls): the socket is then wss://, which the CSP's
+    # connect-src 'self' must still allow.
+    ca, cert, key = make_ward_certificates(["127.0.0.1"], tmp_path / "tls")
+    trust = ssl.create_default_context(cafile=str(ca))
+    env = {"ROUNDS_TLS_CERTFILE": str(cert), "ROUNDS_TLS_KEYFILE": str(key)}
+    with rounds_serve(tmp_path / "server", env=env, scheme="https", ssl_context=trust) as server:
+        # Chromium here does not trust the ward CA (that is a device setting), so skip the check.
+        context = chromium.new_context(viewport=PHONE, ignore_https_errors=True)
+        context.add_init_script(CSP_RECORDER)
+        log = RequestLog(server_netloc=urlsplit(server.base_url).netloc)
+        log.attach(context)
+        try:
+            page = context.new_page()
+            log.attach_page(context, page)
+            open_app(page, server)
+            expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+            assert csp_violations(page) == []
+            assert server.url("/ws").replace("https", "wss", 1) in log.websockets
+            assert log.foreign() == {"playwright": [], "route": [], "cdp": [], "websocket": []}
+        finally:
+            context.close()
