@@ -85,12 +85,19 @@ def read_check_in(row: CheckIn, staff_name: str, *, replayed: bool = False) -> C
 
 
 def last_check(
-    session: Session, patient_id: int, *, before: datetime | None = None
+    session: Session,
+    patient_id: int,
+    *,
+    before: datetime | None = None,
+    excluding: int | None = None,
 ) -> CheckIn | None:
-    """The patient's latest current check (optionally, the latest before a moment)."""
+    """The patient's latest current check (optionally, the latest before a moment, or other
+    than the check being amended)."""
     query = select(CheckIn).where(CheckIn.patient_id == patient_id, current(CheckIn))
     if before is not None:
         query = query.where(CheckIn.observed_at < before)
+    if excluding is not None:
+        query = query.where(CheckIn.id != excluding)
     return session.exec(
         query.order_by(CheckIn.observed_at.desc(), CheckIn.id.desc()).limit(1)
     ).first()
@@ -120,9 +127,21 @@ def due_after(
 
 
 def _build_check_in(
-    session: Session, *, staff: Staff, patient: Patient, data: CheckInCreate, now: datetime
+    session: Session,
+    *,
+    staff: Staff,
+    patient: Patient,
+    data: CheckInCreate,
+    now: datetime,
+    replacing: int | None = None,
 ) -> CheckIn:
-    previous = last_check(session, patient.id, before=data.observed_at + timedelta(microseconds=1))
+    # An amendment (`replacing`) is not a duplicate of the check it replaces.
+    previous = last_check(
+        session,
+        patient.id,
+        before=data.observed_at + timedelta(microseconds=1),
+        excluding=replacing,
+    )
     if previous is not None and data.observed_at - previous.observed_at < DUPLICATE_WINDOW:
         seen_by = session.get(Staff, previous.recorded_by)
         local = previous.observed_at.astimezone(session.get(Ward, patient.ward_id).zone)
