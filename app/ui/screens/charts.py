@@ -259,8 +259,9 @@ def mark_legend(mark: ChangeMark) -> str:
 
 
 def series_colours(colors: Palette) -> list[str]:
-    """The colours of a chart's first and second series."""
-    return [colors.accent, colors.due]
+    """The colours of a chart's first and second series, far apart in hue by day and night."""
+    # The night palette's accent and "due" are both amber; its olive "calm" stands apart.
+    return [colors.accent, colors.calm if colors.night else colors.due]
 
 
 def _dot(colour: str, radius: float = 3.5) -> fch.ChartCirclePoint:
@@ -303,12 +304,19 @@ def _series_controls(chart: Chart, colors: Palette) -> list[fch.LineChartData]:
     return drawn
 
 
+def _span(chart: Chart) -> tuple[float, float]:
+    """The drawn y range: a little room above and below, so points on the scale's ends are not
+    cut in half."""
+    room = chart.y_step * 0.15
+    return chart.min_y - room, chart.max_y + room
+
+
 def _mark_controls(layout: TrendCharts, chart: Chart, colors: Palette) -> list[fch.LineChartData]:
     return [
         fch.LineChartData(
             points=[
-                fch.LineChartDataPoint(mark.x, chart.min_y, show_tooltip=False),
-                fch.LineChartDataPoint(mark.x, chart.max_y, tooltip=mark_legend(mark)),
+                fch.LineChartDataPoint(mark.x, _span(chart)[0], show_tooltip=False),
+                fch.LineChartDataPoint(mark.x, _span(chart)[1], tooltip=mark_legend(mark)),
             ],
             color=colors.muted,
             stroke_width=1.5,
@@ -375,14 +383,16 @@ def line_chart(layout: TrendCharts, chart: Chart, colors: Palette, height: int =
             height=height,
             min_x=layout.min_x,
             max_x=layout.max_x,
-            min_y=chart.min_y,
-            max_y=chart.max_y,
+            min_y=_span(chart)[0],
+            max_y=_span(chart)[1],
             data_series=_series_controls(chart, colors) + _mark_controls(layout, chart, colors),
             horizontal_grid_lines=fch.ChartGridLines(interval=chart.y_step, color=grid, width=1),
             border=ft.Border.all(1, grid),
             left_axis=fch.ChartAxis(
                 label_size=34,
                 label_spacing=chart.y_step,
+                show_min=False,
+                show_max=False,
                 labels=[
                     fch.ChartAxisLabel(value=value, label=_axis_text(f"{value:g}", colors))
                     for value in _ticks(chart.min_y, chart.max_y, chart.y_step)
@@ -399,7 +409,8 @@ def line_chart(layout: TrendCharts, chart: Chart, colors: Palette, height: int =
                 ],
             ),
             top_axis=fch.ChartAxis(
-                label_size=18,
+                show_labels=bool(layout.marks),
+                label_size=18 if layout.marks else 0,
                 label_spacing=MARK_STEP,
                 show_min=False,
                 show_max=False,

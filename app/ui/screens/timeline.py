@@ -309,7 +309,11 @@ class TimelineScreen:
         self.feed = TimelineFeed()
         self.last_day: date | None = None
 
-        self.header = ft.Column(spacing=6, controls=[ft.ProgressRing(width=28, height=28)])
+        self.header = ft.Column(
+            spacing=6,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+            controls=[ft.ProgressRing(width=28, height=28)],
+        )
         self.range = ft.SegmentedButton(
             segments=[ft.Segment(value=str(days), label=f"{days} days") for days in RANGES],
             selected=[str(self.days)],
