@@ -1,3 +1,4 @@
+import threading
 from datetime import date, timedelta
 
 import pytest
@@ -429,3 +430,24 @@ def test_the_audit_chain_stays_whole_through_corrections(ward, clock):
     void_record(ward.db, ward.nurse, "check_in", fixed.replacement_id, "Never happened")
     with ward.db.reading() as session:
         assert verify_chain(session, key=ward.db.keys.audit).first_bad_id is None
+
+
+def test_two_nurses_voiding_at_once_make_one_correction(ward, clock):
+    record_id, _, _ = make(RecordKind.check_in, ward, clock)
+    start = threading.Barrier(2)
+    results = []
+
+    def void(actor):
+        start.wait()
+        results.append(void_record(ward.db, actor, "check_in", record_id, "Duplicate entry"))
+
+    threads = [threading.Thread(target=void, args=(a,)) for a in (ward.nurse, ward.charge)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len({r.id for r in results}) == 1 and len(results) == 2
+    assert sorted(r.replayed for r in results) == [False, True]
+    assert count(ward.db, Correction) == 1
+    assert audits(ward.db, "void") == 1

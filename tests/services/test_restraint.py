@@ -1,3 +1,4 @@
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -245,3 +246,34 @@ def test_open_episodes_are_listed_until_they_end_or_are_voided(ward, clock):
     assert [e.id for e in open_restraints(ward.db, ward.tech, ward.ward.id)] == [c.id]
     with pytest.raises(Conflict, match="corrected; update the newest version"):
         update_restraint(ward.db, ward.nurse, b.id, {"ended_at": clock()})
+
+
+def test_two_nurses_recording_different_ends_at_once_cannot_both_win(ward, clock):
+    started = clock()
+    episode = start_restraint(ward.db, ward.nurse, order(ward.patients[0].id, started))
+    clock.advance(minutes=30)
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def end(actor, minutes):
+        start.wait()
+        try:
+            done = update_restraint(
+                ward.db, actor, episode.id, {"ended_at": started + timedelta(minutes=minutes)}
+            )
+            outcomes.append(done.ended_at)
+        except Conflict:
+            outcomes.append("refused")
+
+    threads = [
+        threading.Thread(target=end, args=args) for args in ((ward.nurse, 20), (ward.charge, 25))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes, key=str).count("refused") == 1
+    (winner,) = [o for o in outcomes if o != "refused"]
+    with ward.db.reading() as session:
+        assert session.get(RestraintEpisode, episode.id).ended_at == winner
