@@ -8,6 +8,7 @@ runs handlers on the server's event loop).
 
 import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +21,10 @@ from app.services.errors import ServiceError
 from app.services.wards import WardRead
 from app.storage.database import Database
 from app.ui.errors import GENERIC_ERROR, show_message
+from app.ui.theme import DAY, Palette
 from models import StaffRead
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,6 +44,52 @@ class ScreenContext:
     # Called by screens after a save, so other screens (and sessions) refresh.
     on_saved: Callable[[], Awaitable[None]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # The colours to draw with (day or night); set by the app shell.
+    colors: Palette = DAY
+    # True on tablets (wide screens): two columns, navigation rail.
+    wide: bool = False
+    # Hooks the shell calls while this screen is shown: `refresh` when the ward's records
+    # changed (or every ~10 s), `tick` every second (countdowns). Registered by the screen.
+    refresh_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    tick_hooks: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    # Background work started by the screen; cancelled when the screen is left.
+    tasks: set[asyncio.Task] = field(default_factory=set)
+
+    def on_refresh(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Call `hook` when the ward's records change (another device saved, or every ~10 s)."""
+        self.refresh_hooks.append(hook)
+
+    def on_tick(self, hook: Callable[[], Awaitable[None] | None]) -> None:
+        """Call `hook` every second while the screen is shown (countdowns, Undo timers)."""
+        self.tick_hooks.append(hook)
+
+    def spawn(self, work: Callable[[], Awaitable[Any]]) -> asyncio.Task:
+        """Run `work()` in the background while this screen is shown; failures are logged."""
+
+        async def run() -> None:
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("background work of a screen failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def leave(self) -> None:
+        """The screen is gone: stop its background work and hooks."""
+        for task in list(self.tasks):
+            task.cancel()
+        self.refresh_hooks.clear()
+        self.tick_hooks.clear()
+
+    async def saved(self) -> None:
+        """Tell the shell something was saved, so this and other sessions refresh."""
+        if self.on_saved is not None:
+            await self.on_saved()
 
     @property
     def actor(self) -> Actor:
@@ -52,9 +102,7 @@ class ScreenContext:
         """Run a service call off the event loop."""
         return await asyncio.to_thread(functools.partial(service, *args, **kwargs))
 
-    async def attempt(
-        self, service: Callable[P, R], *args: P.args, **kwargs: P.kwargs
-    ) -> R | None:
+    async def attempt(self, service: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
         """Run a service call; on refusal show its message and return None."""
         try:
             return await self.call(service, *args, **kwargs)

@@ -95,6 +95,11 @@ PRECAUTIONS: dict[Precaution, str] = {
 }
 
 
+def _lower_first(text: str) -> str:
+    """ "Watching TV" -> "watching TV" (acronyms stay as they are)."""
+    return text[:1].lower() + text[1:]
+
+
 def level_label(level: ObservationLevel | None) -> str:
     """ "q15", "1:1 eyesight"; "No level" when none is ordered."""
     return level.label if level is not None else "No level"
@@ -139,7 +144,7 @@ def last_check_line(check: CheckInRead | None, now: datetime) -> str:
         parts.append(LOCATIONS[check.location])
     if check.status is not None:
         status = STATUSES[check.status]
-        parts.append(status[0].lower() + status[1:] if parts else status)
+        parts.append(_lower_first(status) if parts else status)
     parts.append(when + by)
     return " · ".join(parts)
 
@@ -201,3 +206,16 @@ def deadline_line(deadline: Deadline, now: datetime) -> tuple[str, bool]:
 
 def night_label(night: bool) -> str:
     return "Night" if night else "Day"
+
+
+def routine_preview(last: CheckInRead | None, night: bool) -> str:
+    """What one tap on "Routine" will record, so the button never surprises.
+
+    Mirrors `check_ins.routine_check_for`, which decides; this only describes it.
+    """
+    if night:
+        return "Own room · quiet, breathing observed"
+    if last is None or last.missed or last.status in (None, Status.asleep):
+        return "Day room · resting"
+    where = LOCATIONS[last.location] if last.location else "Where last seen"
+    return f"{where} · {_lower_first(STATUSES[last.status])}"

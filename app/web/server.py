@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import flet as ft
@@ -21,6 +22,9 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
+
+if TYPE_CHECKING:
+    from app.storage.database import Database
 
 # The repository's assets folder. Rounds runs from a checkout or an editable install, so the
 # folder sits two levels above this package (app/web/ -> app/ -> repository root).
@@ -148,16 +152,31 @@ def _same_origin(headers: Headers) -> bool:
     return urlsplit(origin).netloc.lower() == host.lower()
 
 
-def _default_main() -> MainFunction:
-    from app.ui.main import main
+def _rounds_main(settings: Settings, db: "Database | None") -> tuple[MainFunction, list]:
+    """The Rounds UI over one Database for the whole process, and what to run at shutdown."""
+    from app.cli import open_database
+    from app.ui.main import make_main
 
-    return main
+    if db is not None:
+        return make_main(db, settings), []
+    # Made here, not per session: one engine (one pool) serves every browser session.
+    db = open_database(settings)
+    return make_main(db, settings), [db.dispose]
 
 
-def create_web_app(settings: Settings, main: MainFunction | None = None) -> FastAPI:
-    """Build the Rounds ASGI app: Flet client and sessions, /healthz, gzip and headers."""
+def create_web_app(
+    settings: Settings, main: MainFunction | None = None, db: "Database | None" = None
+) -> FastAPI:
+    """Build the Rounds ASGI app: Flet client and sessions, /healthz, gzip and headers.
+
+    Without `main`, serves the Rounds UI over `db` (or a Database opened from `settings`:
+    schema upgraded, secret keys loaded).
+    """
+    on_shutdown: list = []
+    if main is None:
+        main, on_shutdown = _rounds_main(settings, db)
     flet_app = flet_fastapi.app(
-        main or _default_main(),
+        main,
         assets_dir=str(ASSETS_DIR),
         route_url_strategy=ft.RouteUrlStrategy.PATH,
         # Ward networks may have no internet: serve CanvasKit and fonts from this server.
@@ -174,7 +193,13 @@ def create_web_app(settings: Settings, main: MainFunction | None = None) -> Fast
 
     # flet_web's FastAPI subclass: its lifespan starts Flet's session manager (a mounted app's
     # own lifespan never runs, so the outer app must be this class).
-    web_app = flet_fastapi.FastAPI(title="Rounds", docs_url=None, redoc_url=None, openapi_url=None)
+    web_app = flet_fastapi.FastAPI(
+        title="Rounds",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        on_shutdown=on_shutdown,
+    )
     web_app.state.settings = settings
 
     @web_app.get(HEALTH_PATH, include_in_schema=False)

@@ -91,3 +91,12 @@ def test_restraint_deadlines_count_down_and_say_when_passed():
 
 def test_clock_time_is_ward_local():
     assert clock_time(NOW, "America/Chicago") == "12:00"
+
+
+def test_the_routine_button_says_what_it_will_record():
+    from app.ui.labels import routine_preview
+
+    seen = check().model_copy(update={"location": Location.dining, "status": Status.eating})
+    assert routine_preview(seen, night=False) == "Dining room · eating"
+    assert routine_preview(None, night=False) == "Day room · resting"
+    assert routine_preview(seen, night=True) == "Own room · quiet, breathing observed"

@@ -1,0 +1,134 @@
+"""Every screen's address, and where its builder lives.
+
+A screen is a function `build_<name>(ctx, **params) -> ft.Control` in app/ui/screens/<name>.py;
+`params` are the route's `:names` (ids as int). The shell finds the builder by name, so a new
+screen is added by writing its module and one line here. A screen whose module does not exist
+yet shows a short "not available yet" notice instead of failing.
+"""
+
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import flet as ft
+
+from app.services.access import Permission, allowed
+from models.codes import Role
+
+
+@dataclass(frozen=True)
+class Screen:
+    name: str  # module app/ui/screens/<name>.py, builder build_<name>
+    pattern: str  # "/patients/:patient_id/check-in"
+    title: str
+    permission: Permission
+    # Top-level destinations appear in the navigation bar / rail, in this order.
+    icon: str | None = None
+    selected_icon: str | None = None
+    # The destination a sub-screen belongs to (highlighted in the navigation) and returns to.
+    parent: str = "/rounds"
+
+
+SCREENS: list[Screen] = [
+    Screen(
+        "rounds",
+        "/rounds",
+        "Rounds",
+        Permission.view_rounds,
+        ft.Icons.CHECKLIST_OUTLINED,
+        ft.Icons.CHECKLIST,
+    ),
+    Screen(
+        "groups",
+        "/groups",
+        "Groups",
+        Permission.record_group,
+        ft.Icons.GROUPS_OUTLINED,
+        ft.Icons.GROUPS,
+        parent="/groups",
+    ),
+    Screen(
+        "incident",
+        "/incidents/new",
+        "Incident",
+        Permission.record_incident,
+        ft.Icons.REPORT_OUTLINED,
+        ft.Icons.REPORT,
+        parent="/incidents/new",
+    ),
+    Screen(
+        "handoff",
+        "/handoff",
+        "Handoff",
+        Permission.view_handoff,
+        ft.Icons.ASSIGNMENT_OUTLINED,
+        ft.Icons.ASSIGNMENT,
+        parent="/handoff",
+    ),
+    Screen("check_in", "/patients/:patient_id/check-in", "Check-in", Permission.record_check),
+    Screen(
+        "incident",
+        "/patients/:patient_id/incident",
+        "Incident",
+        Permission.record_incident,
+        parent="/incidents/new",
+    ),
+    Screen("timeline", "/patients/:patient_id", "Timeline", Permission.view_timeline),
+]
+
+HOME = "/rounds"
+
+
+@dataclass(frozen=True)
+class Match:
+    screen: Screen
+    params: dict[str, Any]
+
+
+def _regex(pattern: str) -> re.Pattern[str]:
+    parts = [
+        f"(?P<{part[1:]}>[0-9]+)" if part.startswith(":") else re.escape(part)
+        for part in pattern.strip("/").split("/")
+    ]
+    return re.compile("^/" + "/".join(parts) + "/?$")
+
+
+_COMPILED = [(screen, _regex(screen.pattern)) for screen in SCREENS]
+
+
+def resolve(route: str | None) -> Match | None:
+    """The screen for a route ("/patients/12/check-in?x=1" -> check_in, patient_id=12)."""
+    path = (route or "/").split("?", 1)[0].split("#", 1)[0]
+    for screen, regex in _COMPILED:
+        found = regex.match(path)
+        if found:
+            return Match(screen, {name: int(value) for name, value in found.groupdict().items()})
+    return None
+
+
+def destinations(role: Role) -> list[Screen]:
+    """The top-level screens this role may open, in navigation order."""
+    return [
+        screen for screen in SCREENS if screen.icon is not None and allowed(role, screen.permission)
+    ]
+
+
+def check_in_route(patient_id: int) -> str:
+    return f"/patients/{patient_id}/check-in"
+
+
+def timeline_route(patient_id: int) -> str:
+    return f"/patients/{patient_id}"
+
+
+def builder(name: str) -> Callable[..., ft.Control] | None:
+    """`build_<name>` from app/ui/screens/<name>.py, or None while that screen is not written."""
+    try:
+        module = importlib.import_module(f"app.ui.screens.{name}")
+    except ModuleNotFoundError as missing:
+        if missing.name != f"app.ui.screens.{name}":
+            raise  # the screen exists but imports something missing: a real bug
+        return None
+    return getattr(module, f"build_{name}", None)

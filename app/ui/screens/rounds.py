@@ -1,0 +1,520 @@
+"""The rounds screen: every patient, most urgent first, with a one-tap routine check."""
+
+import logging
+
+import flet as ft
+
+from app.services.check_ins import record_routine_check, undo_check_in
+from app.services.drafts import DraftRead, close_draft, open_drafts
+from app.services.errors import ServiceError
+from app.services.rounds import Rounds, RoundsRow, rounds_for
+from app.ui.check_in_form import FORM
+from app.ui.context import ScreenContext
+from app.ui.errors import guarded
+from app.ui.labels import (
+    LATE_REASONS,
+    PRECAUTIONS,
+    Urgency,
+    clock_time,
+    deadline_line,
+    due_view,
+    last_check_line,
+    level_label,
+    routine_preview,
+)
+from app.ui.routes import check_in_route
+from app.ui.routine import RoutineCheck, RoutineState
+from app.ui.theme import BIG_TARGET, TARGET, Palette
+
+logger = logging.getLogger(__name__)
+
+NOT_SAVED = "Not saved: the records did not answer. Tap Retry."
+ROUTINE_WIDTH = 148
+
+
+def build_rounds(ctx: ScreenContext) -> ft.Control:
+    """The ward's rounds list; loads itself and refreshes when the ward's records change."""
+    screen = RoundsScreen(ctx)
+    ctx.on_refresh(screen.reload)
+    ctx.on_tick(screen.tick)
+    ctx.spawn(screen.first_load)
+    return screen.root
+
+
+class RoundsScreen:
+    def __init__(self, ctx: ScreenContext) -> None:
+        self.ctx = ctx
+        self.page = ctx.page
+        # Kept by the shell for the whole session, so a refresh or a re-render (night mode,
+        # rotation, unlock) never loses a button that is saving or offering Undo.
+        self.buttons: dict[int, RoutineCheck] = ctx.extras.setdefault("routine_buttons", {})
+        self.rounds: Rounds | None = None
+        self.cards: dict[int, ft.Container] = {}
+        self.order: list[int] = []
+        self.summary = ft.Text("Loading rounds…", size=16, color=ctx.colors.muted)
+        self.drafts = ft.Column(spacing=8)
+        self.grid = ft.ResponsiveRow(spacing=12, run_spacing=12)
+        self.root = ft.ListView(
+            expand=True,
+            padding=ft.Padding.only(left=12, right=12, top=8, bottom=24),
+            spacing=12,
+            controls=[self.summary, self.drafts, self.grid],
+        )
+
+    @property
+    def colors(self) -> Palette:
+        return self.ctx.colors
+
+    async def first_load(self) -> None:
+        try:
+            await self.reload()
+            await self.show_drafts()
+        except Exception:
+            logger.exception("could not load the rounds")
+            self.summary.value = "Could not load the rounds. They will retry in a few seconds."
+            self.summary.update()
+
+    async def reload(self) -> None:
+        """Fetch the rounds again and redraw every row."""
+        self.rounds = await self.ctx.call(rounds_for, self.ctx.db, self.ctx.actor, self.ctx.ward.id)
+        self.draw()
+
+    def draw(self) -> None:
+        rounds = self.rounds
+        if rounds is None:
+            return
+        self.summary.value = self._summary(rounds)
+        rows = self._stable_order(rounds.rows)
+        self.order = [row.patient_id for row in rows]
+        self.cards = {row.patient_id: self._card(row) for row in rows}
+        self.grid.controls = list(self.cards.values())
+        if not rounds.rows:
+            self.grid.controls = [ft.Text("No patients on this ward.", size=18)]
+        self.page.update()
+
+    def _stable_order(self, rows: list[RoundsRow]) -> list[RoundsRow]:
+        """The service's order, except while a row is saving or offering Undo: then rows stay
+        where they were, so the Undo button does not jump away from the finger."""
+        settled = all(
+            button.state in (RoutineState.ready, RoutineState.failed)
+            for button in self.buttons.values()
+        )
+        if settled or not self.order:
+            return rows
+        place = {patient_id: index for index, patient_id in enumerate(self.order)}
+        return sorted(rows, key=lambda row: place.get(row.patient_id, len(place)))
+
+    def _summary(self, rounds: Rounds) -> str:
+        count = len(rounds.rows)
+        parts = [f"{count} patient{'s' if count != 1 else ''}"]
+        overdue = rounds.overdue_count
+        parts.append(f"{overdue} overdue" if overdue else "none overdue")
+        parts.append(f"updated {clock_time(rounds.at, self.ctx.ward.time_zone)}")
+        return " · ".join(parts)
+
+    async def tick(self) -> None:
+        """Every second: count Undo offers down; when one ends, let the row take its place."""
+        ended = False
+        for patient_id, button in list(self.buttons.items()):
+            if button.expire():
+                ended = True
+            elif button.state == RoutineState.saved:
+                self._redraw(patient_id)
+        if ended:
+            self.draw()
+
+    def _button(self, patient_id: int) -> RoutineCheck:
+        if patient_id not in self.buttons:
+            self.buttons[patient_id] = RoutineCheck(patient_id)
+        return self.buttons[patient_id]
+
+    def _row(self, patient_id: int) -> RoundsRow | None:
+        if self.rounds is None:
+            return None
+        return next((row for row in self.rounds.rows if row.patient_id == patient_id), None)
+
+    def _redraw(self, patient_id: int) -> None:
+        row = self._row(patient_id)
+        card = self.cards.get(patient_id)
+        if row is None or card is None:
+            return
+        fresh = self._card(row)
+        card.content = fresh.content
+        card.bgcolor = fresh.bgcolor
+        card.border = fresh.border
+        card.update()
+
+    async def routine(self, patient_id: int) -> None:
+        button = self._button(patient_id)
+        intent = button.tap(self.ctx.now())
+        if intent is None:
+            return  # a double tap, or the button is busy / showing Saved
+        self._redraw(patient_id)
+        await self._save(button, intent)
+
+    async def choose_reason(self, patient_id: int, reason) -> None:
+        button = self._button(patient_id)
+        intent = button.choose_reason(reason)
+        if intent is None:
+            return
+        self._redraw(patient_id)
+        await self._save(button, intent)
+
+    async def cancel_reason(self, patient_id: int) -> None:
+        self._button(patient_id).cancel_reason()
+        self._redraw(patient_id)
+
+    async def _save(self, button: RoutineCheck, intent) -> None:
+        try:
+            saved = await self.ctx.call(
+                record_routine_check, self.ctx.db, self.ctx.actor, intent.as_request()
+            )
+        except ServiceError as refusal:
+            button.refused(refusal)
+        except Exception:
+            logger.exception("routine check not saved")
+            button.failed(NOT_SAVED)
+        else:
+            button.saved(saved)
+            self._redraw(intent.patient_id)
+            await self.ctx.saved()
+            return
+        self._redraw(intent.patient_id)
+
+    async def undo(self, patient_id: int) -> None:
+        button = self._button(patient_id)
+        check_id = button.undo()
+        if check_id is None:
+            return
+        self._redraw(patient_id)
+        try:
+            await self.ctx.call(undo_check_in, self.ctx.db, self.ctx.actor, check_id)
+        except ServiceError as refusal:
+            button.undo_refused(refusal.message)
+        except Exception:
+            logger.exception("undo failed")
+            button.undo_refused("Could not undo. Ask a nurse to void the check.")
+        else:
+            button.undone()
+            await self.ctx.saved()
+        self._redraw(patient_id)
+
+    async def open_check_in(self, patient_id: int) -> None:
+        await self.ctx.navigate(check_in_route(patient_id))
+
+    def _card(self, row: RoundsRow) -> ft.Container:
+        colors = self.colors
+        now = self.ctx.now()
+        due = due_view(row.due_at, row.late_at, now)
+        overdue = due.urgency == Urgency.overdue
+        name = row.display_name
+        room = f"Room {row.room}{'-' + row.bed if row.bed else ''}"
+        due_colour = {
+            Urgency.overdue: colors.overdue,
+            Urgency.due: colors.due,
+            Urgency.calm: colors.muted,
+            Urgency.stopped: colors.muted,
+        }[due.urgency]
+
+        chips: list[ft.Control] = [
+            _chip(level_label(row.level.level if row.level else None), colors)
+        ]
+        chips += [_chip(PRECAUTIONS[p], colors, warning=True) for p in row.precautions]
+
+        lines: list[ft.Control] = [
+            ft.Row(
+                spacing=8,
+                vertical_alignment=ft.CrossAxisAlignment.START,
+                controls=[
+                    ft.Semantics(
+                        container=True,
+                        button=True,
+                        label=f"{name}, {room.lower()}: open check-in",
+                        expand=True,
+                        content=ft.Column(
+                            spacing=2,
+                            controls=[
+                                ft.Text(room, size=14, color=colors.muted),
+                                ft.Text(
+                                    name,
+                                    size=21,
+                                    weight=ft.FontWeight.W_600,
+                                    color=colors.text,
+                                    max_lines=2,
+                                ),
+                            ],
+                        ),
+                    ),
+                    self._routine_area(row),
+                ],
+            ),
+            ft.Row(chips, wrap=True, spacing=6, run_spacing=6),
+            ft.Row(
+                spacing=6,
+                controls=[
+                    ft.Icon(
+                        ft.Icons.WARNING_ROUNDED if overdue else ft.Icons.SCHEDULE,
+                        size=20,
+                        color=due_colour,
+                    ),
+                    ft.Text(
+                        due.text,
+                        size=18 if overdue else 16,
+                        weight=ft.FontWeight.W_700 if overdue else ft.FontWeight.W_500,
+                        color=due_colour,
+                    ),
+                ],
+            ),
+            ft.Text(last_check_line(row.last_check, now), size=15, color=colors.muted),
+        ]
+        for deadline in row.deadlines:
+            text, passed = deadline_line(deadline, now)
+            lines.append(
+                ft.Row(
+                    spacing=6,
+                    controls=[
+                        ft.Icon(ft.Icons.TIMER_OUTLINED, size=20, color=colors.overdue),
+                        ft.Text(
+                            text,
+                            size=16,
+                            weight=ft.FontWeight.W_700 if passed else ft.FontWeight.W_500,
+                            color=colors.overdue if passed else colors.text,
+                        ),
+                    ],
+                )
+            )
+        lines += self._routine_extras(row)
+        return ft.Container(
+            col={"xs": 12, "md": 6},
+            padding=ft.Padding.only(left=14 if overdue else 20, right=12, top=12, bottom=12),
+            border_radius=16,
+            bgcolor=colors.overdue_card if overdue else colors.card,
+            # Overdue rows carry a thick bar on the left: visible at a glance, even in colour
+            # blindness, and in the dim night palette.
+            border=ft.Border.only(left=ft.BorderSide(6, colors.overdue)) if overdue else None,
+            ink=True,
+            on_click=guarded(self.page, lambda _: self.open_check_in(row.patient_id)),
+            content=ft.Column(spacing=8, controls=lines),
+        )
+
+    def _routine_area(self, row: RoundsRow) -> ft.Control:
+        colors = self.colors
+        button = self._button(row.patient_id)
+        name = row.display_name
+        state = button.state
+        if state == RoutineState.saved:
+            seconds = int(button.seconds_left_to_undo() + 0.99)
+            return ft.Column(
+                width=ROUTINE_WIDTH,
+                spacing=2,
+                horizontal_alignment=ft.CrossAxisAlignment.CENTER,
+                controls=[
+                    ft.Row(
+                        tight=True,
+                        spacing=4,
+                        controls=[
+                            ft.Icon(ft.Icons.CHECK_CIRCLE, color=colors.saved, size=24),
+                            ft.Text(
+                                "Saved", size=18, weight=ft.FontWeight.W_700, color=colors.saved
+                            ),
+                        ],
+                    ),
+                    ft.Semantics(
+                        container=True,
+                        label=f"Undo check for {name}",
+                        button=True,
+                        content=ft.TextButton(
+                            f"Undo ({seconds})",
+                            height=TARGET,
+                            on_click=guarded(self.page, lambda _: self.undo(row.patient_id)),
+                            style=ft.ButtonStyle(
+                                color=colors.accent, text_style=ft.TextStyle(size=16)
+                            ),
+                        ),
+                    ),
+                ],
+            )
+        busy = {
+            RoutineState.saving: "Saving…",
+            RoutineState.undoing: "Undoing…",
+            RoutineState.needs_reason: "Why late?",
+        }
+        if state in busy:
+            return ft.Container(
+                width=ROUTINE_WIDTH,
+                height=BIG_TARGET,
+                alignment=ft.Alignment.CENTER,
+                content=ft.Row(
+                    tight=True,
+                    spacing=8,
+                    controls=[
+                        ft.ProgressRing(width=18, height=18, stroke_width=2, color=colors.accent)
+                        if state != RoutineState.needs_reason
+                        else ft.Icon(ft.Icons.HELP_OUTLINE, color=colors.due),
+                        ft.Text(busy[state], size=16, color=colors.text),
+                    ],
+                ),
+            )
+        label = "Retry" if state == RoutineState.failed else "Routine"
+        night = self.rounds.night if self.rounds else False
+        return ft.Column(
+            width=ROUTINE_WIDTH,
+            spacing=2,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+            controls=[
+                ft.Semantics(
+                    container=True,
+                    label=f"Routine check for {name}",
+                    button=True,
+                    content=ft.FilledButton(
+                        label,
+                        icon=ft.Icons.CHECK if label == "Routine" else ft.Icons.REFRESH,
+                        height=BIG_TARGET,
+                        on_click=guarded(self.page, lambda _: self.routine(row.patient_id)),
+                        style=ft.ButtonStyle(
+                            bgcolor=colors.accent,
+                            color=colors.on_accent,
+                            text_style=ft.TextStyle(size=18, weight=ft.FontWeight.W_600),
+                            shape=ft.RoundedRectangleBorder(radius=14),
+                        ),
+                    ),
+                ),
+                ft.Text(
+                    routine_preview(row.last_check, night),
+                    size=12,
+                    color=colors.muted,
+                    text_align=ft.TextAlign.CENTER,
+                    max_lines=2,
+                ),
+            ],
+        )
+
+    def _routine_extras(self, row: RoundsRow) -> list[ft.Control]:
+        """Late-reason chips and the last refusal, under the row."""
+        colors = self.colors
+        button = self._button(row.patient_id)
+        extras: list[ft.Control] = []
+        if button.state == RoutineState.needs_reason:
+            extras.append(
+                ft.Text(
+                    "This check is late. Why?",
+                    size=17,
+                    weight=ft.FontWeight.W_600,
+                    color=colors.due,
+                )
+            )
+            extras.append(
+                ft.Row(
+                    wrap=True,
+                    spacing=8,
+                    run_spacing=8,
+                    controls=[
+                        _choice(
+                            label,
+                            colors,
+                            guarded(
+                                self.page,
+                                lambda _, code=code: self.choose_reason(row.patient_id, code),
+                            ),
+                        )
+                        for code, label in LATE_REASONS.items()
+                    ]
+                    + [
+                        ft.TextButton(
+                            "Cancel",
+                            height=TARGET,
+                            on_click=guarded(
+                                self.page, lambda _: self.cancel_reason(row.patient_id)
+                            ),
+                        )
+                    ],
+                )
+            )
+        elif button.message and button.state in (RoutineState.ready, RoutineState.failed):
+            extras.append(ft.Text(button.message, size=15, color=colors.due))
+        return extras
+
+    async def show_drafts(self) -> None:
+        """Offer the check-ins this user started and did not finish (Wi-Fi drop, restart)."""
+        drafts = await self.ctx.call(open_drafts, self.ctx.db, self.ctx.actor)
+        forms = self.ctx.extras.get("check_in_forms", {})
+        names = {
+            row.patient_id: row.display_name for row in (self.rounds.rows if self.rounds else [])
+        }
+        self.drafts.controls = [
+            self._draft_banner(draft, names[draft.patient_id])
+            for draft in drafts
+            if draft.form == FORM
+            and draft.patient_id in names
+            # A form still open in this session is continued from the sheet itself.
+            and draft.patient_id not in forms
+        ]
+        self.page.update()
+
+    def _draft_banner(self, draft: DraftRead, name: str) -> ft.Control:
+        colors = self.colors
+        started = clock_time(draft.updated_at, self.ctx.ward.time_zone)
+
+        async def resume(_):
+            self.ctx.extras.setdefault("resume_drafts", {})[draft.patient_id] = draft
+            await self.ctx.navigate(check_in_route(draft.patient_id))
+
+        async def discard(_):
+            await self.ctx.call(close_draft, self.ctx.db, self.ctx.actor, draft.client_key)
+            await self.show_drafts()
+
+        return ft.Container(
+            padding=14,
+            border_radius=16,
+            bgcolor=colors.chip,
+            content=ft.Column(
+                spacing=8,
+                controls=[
+                    ft.Text(
+                        f"Continue the check-in you started at {started}?",
+                        size=18,
+                        weight=ft.FontWeight.W_600,
+                        color=colors.text,
+                    ),
+                    ft.Text(name, size=16, color=colors.muted),
+                    ft.Row(
+                        spacing=12,
+                        controls=[
+                            ft.FilledButton(
+                                "Continue", height=TARGET, on_click=guarded(self.page, resume)
+                            ),
+                            ft.TextButton(
+                                "Discard", height=TARGET, on_click=guarded(self.page, discard)
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+        )
+
+
+def _chip(text: str, colors: Palette, *, warning: bool = False) -> ft.Control:
+    return ft.Container(
+        padding=ft.Padding.symmetric(horizontal=10, vertical=4),
+        border_radius=8,
+        bgcolor=colors.chip,
+        border=ft.Border.all(1, colors.due) if warning else None,
+        content=ft.Text(text, size=14, color=colors.due if warning else colors.text),
+    )
+
+
+def _choice(text: str, colors: Palette, on_click) -> ft.Control:
+    return ft.Container(
+        height=TARGET,
+        padding=ft.Padding.symmetric(horizontal=18),
+        border_radius=TARGET / 2,
+        bgcolor=colors.chip,
+        border=ft.Border.all(1, colors.muted),
+        on_click=on_click,
+        # A tight row centres the label vertically without stretching the chip to full width.
+        content=ft.Row(
+            [ft.Text(text, size=16, color=colors.text)],
+            tight=True,
+            vertical_alignment=ft.CrossAxisAlignment.CENTER,
+        ),
+    )
