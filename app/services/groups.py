@@ -193,7 +193,8 @@ def _build_group_attendance(
     now: datetime,
     replacing: int | None = None,
 ) -> GroupAttendance:
-    group = session.get(GroupSession, data.session_id)
+    # Locked so two staff marking the same patient at once cannot both add an attendance.
+    group = session.get(GroupSession, data.session_id, with_for_update=True)
     if group is None or group.ward_id != patient.ward_id:
         raise InvalidInput([f"{patient.display_name} is not on this group's ward."])
     # One attendance per patient per group, so participation rates count each patient once.

@@ -53,6 +53,8 @@ def _build_sleep_report(
             [f"The night of {data.night_of:%d %b} had not begun at the time reported."]
         )
     # One report per night: a second one would count the night twice in the sleep trend.
+    # Locking the patient row makes a simultaneous second report wait, then see the first.
+    session.get(Patient, patient.id, with_for_update=True)
     query = select(SleepReport).where(
         SleepReport.patient_id == patient.id,
         SleepReport.night_of == data.night_of,

@@ -1,3 +1,4 @@
+import threading
 from datetime import timedelta
 
 import pytest
@@ -270,3 +271,30 @@ def test_an_entry_for_another_group_or_an_empty_form_is_refused(ward, clock):
     with pytest.raises(InvalidInput, match="Mark at least one patient"):
         record_attendance_batch(ward.db, ward.tech, group.id, [])
     assert count(ward.db, GroupAttendance) == 0
+
+
+def test_two_markings_of_one_patient_sent_at_once_make_one(ward, clock):
+    group = start(ward, clock)
+    patient = ward.patients[0]
+    begin = threading.Barrier(2)
+    outcomes = []
+
+    def send(actor, attendance):
+        begin.wait()
+        try:
+            saved = record_attendance(ward.db, actor, mark(group.id, patient.id, attendance))
+            outcomes.append(saved.attendance)
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [
+        threading.Thread(target=send, args=args)
+        for args in ((ward.tech, "refused"), (ward.nurse, "excused"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes.count("conflict") == 1
+    assert count(ward.db, GroupAttendance) == 1

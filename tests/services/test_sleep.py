@@ -1,3 +1,4 @@
+import threading
 from datetime import date, timedelta
 
 import pytest
@@ -123,3 +124,28 @@ def test_other_wards_admins_and_discharged_patients_are_refused(ward, db, clock)
 def test_a_report_from_a_device_a_little_fast_is_accepted(ward, clock):
     fast = clock() + timedelta(minutes=4)
     assert record_sleep_report(ward.db, ward.tech, report(ward.patients[0].id, fast)).id
+
+
+def test_two_reports_of_one_night_sent_at_once_make_one(ward, clock):
+    patient = ward.patients[0]
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def send(quality):
+        start.wait()
+        try:
+            saved = record_sleep_report(
+                ward.db, ward.tech, report(patient.id, clock(), quality=quality)
+            )
+            outcomes.append(saved.quality)
+        except Conflict:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=send, args=(q,)) for q in ("good", "poor")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes.count("refused") == 1
+    assert count(ward.db, SleepReport) == 1
