@@ -646,7 +646,7 @@ class TimelineScreen:
         async def confirm(_: ft.Event) -> None:
             text = (reason.value or "").strip()
             if not text:
-                reason.error_text = "Say why this entry is voided."
+                reason.error = "Say why this entry is voided."
                 reason.update()
                 return
             done = await self.ctx.attempt(
