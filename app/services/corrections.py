@@ -32,6 +32,7 @@ from models import (
     CorrectionReason,
     GroupAttendanceCreate,
     IncidentCreate,
+    LevelChange,
     LevelChangeCreate,
     Patient,
     RestraintEpisodeCreate,
@@ -47,7 +48,9 @@ ALREADY_CORRECTED = {
 }
 
 
-def _build_level_change_replacing(session: Session, *, replacing: int | None = None, **kwargs):
+def _build_level_change_replacing(
+    session: Session, *, replacing: int | None = None, **kwargs: Any
+) -> LevelChange:
     # Level orders have no rule that the order being replaced could trip.
     return _build_level_change(session, **kwargs)
 
@@ -126,7 +129,7 @@ def _correction_of(session: Session, kind: RecordKind, record_id: int) -> Correc
     ).first()
 
 
-def _audit(db: Database, session: Session, staff: Staff, patient: Patient, row: Correction):
+def _audit(db: Database, session: Session, staff: Staff, patient: Patient, row: Correction) -> None:
     detail = row.reason
     if row.replacement_id is not None:
         detail = f"replaced by {row.replacement_id}: {row.reason}"

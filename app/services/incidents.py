@@ -265,7 +265,10 @@ def _build_restraint(
         request_hash=request_hash(data),
     )
     if replacing is not None:
-        original = session.get(RestraintEpisode, replacing)
+        # Locked and reread, so an end recorded at this moment is carried over, not lost.
+        original = session.get(
+            RestraintEpisode, replacing, with_for_update=True, populate_existing=True
+        )
         for field, name in _PROGRESS.items():
             moment = getattr(original, field)
             if moment is not None and moment < row.started_at:
