@@ -226,7 +226,10 @@ def _branch(
         elif kind.value > after_kind.value:
             query = query.where(at <= after_at)
         else:
-            query = query.where(or_(at < after_at, and_(at == after_at, record_id < after_id)))
+            # The plain `at <=` lets the index seek to the cursor instead of filtering up to it.
+            query = query.where(
+                at <= after_at, or_(at < after_at, and_(at == after_at, record_id < after_id))
+            )
     return query.order_by(at.desc(), record_id.desc()).limit(limit)
 
 
