@@ -472,7 +472,7 @@ def change_legend(layout: TrendCharts, colors: Palette) -> ft.Control:
     )
 
 
-def trend_charts(layout: TrendCharts, colors: Palette, *, wide: bool = False) -> ft.Control:
+def trend_charts(layout: TrendCharts, colors: Palette) -> ft.Control:
     """All four charts and the change legend: one column on a phone, two on a tablet."""
     cards = [line_chart(layout, chart, colors) for chart in layout.charts]
     return ft.Column(

@@ -22,8 +22,7 @@ from app.services.groups import (
 )
 from app.ui.context import ScreenContext
 from app.ui.errors import guarded
-from app.ui.screens.timeline import LoadOnMount
-from app.ui.theme import BIG_TARGET, TARGET, Palette, palette
+from app.ui.theme import BIG_TARGET, TARGET, Palette
 from models.codes import Attendance, GroupType, ParticipationLevel, ParticipationQuality
 
 # Where this browser session keeps the group being marked, so leaving the screen and coming
@@ -233,7 +232,7 @@ class GroupsScreen:
 
     def __init__(self, ctx: ScreenContext) -> None:
         self.ctx = ctx
-        self.colors: Palette = palette(ctx.night)
+        self.colors: Palette = ctx.colors
         self.zone = ZoneInfo(ctx.ward.time_zone)
         self.start = GroupStart()
         self.form: GroupForm | None = None
@@ -244,7 +243,7 @@ class GroupsScreen:
             padding=ft.Padding.symmetric(horizontal=12, vertical=12),
             controls=[self.body],
         )
-        self.root = LoadOnMount(expand=True, content=self.list).on_first_mount(self.load)
+        self.root = self.list
 
     async def load(self) -> None:
         session_id = self.ctx.extras.get(OPEN_GROUP)
@@ -426,8 +425,7 @@ class GroupsScreen:
         self._changed()
         if saved is None:
             return
-        if self.ctx.on_saved is not None:
-            await self.ctx.on_saved()
+        await self.ctx.saved()
         left = form.unmarked()
         self.ctx.tell(
             f"Saved {len(saved)} patients." + (f" {len(left)} not marked yet." if left else "")
@@ -504,4 +502,6 @@ class GroupsScreen:
 
 def build_groups(ctx: ScreenContext) -> ft.Control:
     """The groups screen (route /groups)."""
-    return GroupsScreen(ctx).root
+    screen = GroupsScreen(ctx)
+    ctx.spawn(screen.load)
+    return screen.root

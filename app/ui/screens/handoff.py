@@ -16,8 +16,7 @@ from app.ui.context import ScreenContext
 from app.ui.errors import guarded
 from app.ui.labels import level_label
 from app.ui.routes import timeline_route
-from app.ui.screens.timeline import LoadOnMount
-from app.ui.theme import TARGET, Palette, palette
+from app.ui.theme import TARGET, Palette
 
 QUIET = "Nothing to report"
 
@@ -136,7 +135,7 @@ def patient_card(patient: HandoffPatient, zone: ZoneInfo) -> PatientCard:
 class HandoffScreen:
     def __init__(self, ctx: ScreenContext) -> None:
         self.ctx = ctx
-        self.colors: Palette = palette(ctx.night)
+        self.colors: Palette = ctx.colors
         self.zone = ZoneInfo(ctx.ward.time_zone)
         self.body = ft.Column(
             spacing=12,
@@ -148,7 +147,7 @@ class HandoffScreen:
             padding=ft.Padding.symmetric(horizontal=12, vertical=12),
             controls=[self.body],
         )
-        self.root = LoadOnMount(expand=True, content=self.list).on_first_mount(self.load)
+        self.root = self.list
 
     async def load(self) -> None:
         handoff = await self.ctx.attempt(handoff_for, self.ctx.db, self.ctx.actor, self.ctx.ward.id)
@@ -167,8 +166,8 @@ class HandoffScreen:
         page = self.ctx.page
         tiles = [
             ft.Container(
-                col={"xs": 6, "sm": 4, "md": 3},
-                padding=ft.Padding.symmetric(horizontal=12, vertical=10),
+                col={"xs": 4, "md": 2},
+                padding=ft.Padding.symmetric(horizontal=10, vertical=8),
                 border_radius=10,
                 bgcolor=colors.overdue_card if tile.alert else colors.card,
                 content=ft.Column(
@@ -176,11 +175,11 @@ class HandoffScreen:
                     controls=[
                         ft.Text(
                             tile.value,
-                            size=24,
+                            size=22,
                             weight=ft.FontWeight.W_700,
                             color=colors.overdue if tile.alert else colors.text,
                         ),
-                        ft.Text(tile.label, size=14, color=colors.muted),
+                        ft.Text(tile.label, size=13, color=colors.muted, max_lines=2),
                     ],
                 ),
             )
@@ -198,13 +197,18 @@ class HandoffScreen:
                     ft.Text(
                         "Shift handoff", size=24, weight=ft.FontWeight.W_700, color=colors.text
                     ),
-                    ft.IconButton(
-                        ft.Icons.REFRESH,
-                        tooltip="Refresh",
-                        icon_color=colors.muted,
-                        width=TARGET,
-                        height=TARGET,
-                        on_click=guarded(page, lambda _: self.load()),
+                    ft.Semantics(
+                        label="Refresh handoff",
+                        button=True,
+                        container=True,
+                        content=ft.IconButton(
+                            ft.Icons.REFRESH,
+                            tooltip="Refresh",
+                            icon_color=colors.muted,
+                            width=TARGET,
+                            height=TARGET,
+                            on_click=guarded(page, lambda _: self.load()),
+                        ),
                     ),
                 ],
             ),
@@ -264,4 +268,6 @@ class HandoffScreen:
 
 def build_handoff(ctx: ScreenContext) -> ft.Control:
     """The charge nurse's shift handoff (route /handoff)."""
-    return HandoffScreen(ctx).root
+    screen = HandoffScreen(ctx)
+    ctx.spawn(screen.load)
+    return screen.root

@@ -24,8 +24,7 @@ from app.ui.context import ScreenContext
 from app.ui.errors import guarded
 from app.ui.labels import LOCATIONS
 from app.ui.routes import timeline_route
-from app.ui.screens.timeline import LoadOnMount
-from app.ui.theme import BIG_TARGET, TARGET, Palette, palette
+from app.ui.theme import BIG_TARGET, TARGET, Palette
 from models.codes import IncidentType, Injury, Location, Measure, RestraintKind, Role
 from models.incidents import MOAS_WEIGHTS, moas_total
 
@@ -420,7 +419,7 @@ class IncidentScreen:
 
     def __init__(self, ctx: ScreenContext, patient_id: int | None) -> None:
         self.ctx = ctx
-        self.colors: Palette = palette(ctx.night)
+        self.colors: Palette = ctx.colors
         self.zone = ZoneInfo(ctx.ward.time_zone)
         self.fixed_patient = patient_id
         self.form = IncidentForm.open(patient_id, ctx.now())
@@ -435,7 +434,7 @@ class IncidentScreen:
             padding=ft.Padding.symmetric(horizontal=12, vertical=12),
             controls=[self.body],
         )
-        self.root = LoadOnMount(expand=True, content=self.list).on_first_mount(self.load)
+        self.root = self.list
 
     async def load(self) -> None:
         db, actor = self.ctx.db, self.ctx.actor
@@ -796,7 +795,7 @@ class IncidentScreen:
         """Keep the draft DRAFT_DELAY_S after the last change (one write per pause)."""
         if self._draft_task is not None:
             self._draft_task.cancel()
-        self._draft_task = asyncio.get_running_loop().create_task(self._keep_draft())
+        self._draft_task = self.ctx.spawn(self._keep_draft)
 
     async def _keep_draft(self) -> None:
         await asyncio.sleep(DRAFT_DELAY_S)
@@ -839,8 +838,7 @@ class IncidentScreen:
         if message is None:
             return
         await self.ctx.call(close_draft, self.ctx.db, self.ctx.actor, form.client_key)
-        if self.ctx.on_saved is not None:
-            await self.ctx.on_saved()
+        await self.ctx.saved()
         self.ctx.tell(message)
         await self.ctx.navigate(timeline_route(form.patient_id))
 
@@ -877,4 +875,6 @@ class IncidentScreen:
 
 def build_incident(ctx: ScreenContext, patient_id: int | None = None) -> ft.Control:
     """The incident form (routes /patients/<patient_id>/incident and /incidents/new)."""
-    return IncidentScreen(ctx, patient_id).root
+    screen = IncidentScreen(ctx, patient_id)
+    ctx.spawn(screen.load)
+    return screen.root

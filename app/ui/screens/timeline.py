@@ -7,7 +7,6 @@ without Flet; the screen half draws it and calls the services through `ctx`.
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -26,7 +25,7 @@ from app.ui.errors import guarded
 from app.ui.labels import AFFECTS, BEHAVIOURS, LOCATIONS, PRECAUTIONS, STATUSES, level_label
 from app.ui.routes import check_in_route
 from app.ui.screens.charts import RANGES, chart_series, range_dates, trend_charts
-from app.ui.theme import TARGET, Palette, palette
+from app.ui.theme import TARGET, Palette
 from models.codes import Affect, Behaviour, LateReason, Location, RecordKind, Role, Status
 
 PAGE_SIZE = 40
@@ -259,28 +258,6 @@ def header_chips(patient: PatientRead) -> list[str]:
     return chips
 
 
-@ft.control
-class LoadOnMount(ft.Container):
-    """A screen's root: starts its first load once it is on the page (not before, since a
-    control cannot update until mounted), and stops background work when it leaves."""
-
-    def did_mount(self) -> None:
-        super().did_mount()
-        load = getattr(self, "_load", None)
-        if load is not None:
-            self._task = self.page.run_task(load)
-
-    def will_unmount(self) -> None:
-        task = getattr(self, "_task", None)
-        if task is not None:
-            task.cancel()
-        super().will_unmount()
-
-    def on_first_mount(self, load: Callable[[], Awaitable[None]]) -> "LoadOnMount":
-        self._load = load
-        return self
-
-
 def tag(text: str, colors: Palette, *, strong: bool = False) -> ft.Control:
     """A small non-interactive label (precaution, Part 2, Late, Voided)."""
     return ft.Container(
@@ -302,7 +279,7 @@ class TimelineScreen:
     def __init__(self, ctx: ScreenContext, patient_id: int) -> None:
         self.ctx = ctx
         self.patient_id = patient_id
-        self.colors = palette(ctx.night)
+        self.colors = ctx.colors
         self.zone = ZoneInfo(ctx.ward.time_zone)
         self.correcting = may_correct(ctx.staff.role)
         self.days = RANGES[0]
@@ -351,7 +328,7 @@ class TimelineScreen:
         ]
         self.list.controls = [*self._fixed, self.footer]
         self._draw_filters()
-        self.root = LoadOnMount(expand=True, content=self.list).on_first_mount(self.load)
+        self.root = self.list
 
     # Loading
 
@@ -383,8 +360,7 @@ class TimelineScreen:
         if trends is None:
             self.charts.content = ft.Text("Trends are not available.", color=self.colors.muted)
         else:
-            wide = (self.ctx.page.width or 0) >= 800
-            self.charts.content = trend_charts(chart_series(trends), self.colors, wide=wide)
+            self.charts.content = trend_charts(chart_series(trends), self.colors)
         self.charts.update()
 
     async def _load_page(self) -> None:
@@ -818,11 +794,12 @@ class TimelineScreen:
         self.ctx.page.show_dialog(dialog)
 
     async def _saved(self) -> None:
-        if self.ctx.on_saved is not None:
-            await self.ctx.on_saved()
+        await self.ctx.saved()
         await self.reload()
 
 
 def build_timeline(ctx: ScreenContext, patient_id: int) -> ft.Control:
     """The patient timeline screen (route /patients/<patient_id>)."""
-    return TimelineScreen(ctx, patient_id).root
+    screen = TimelineScreen(ctx, patient_id)
+    ctx.spawn(screen.load)
+    return screen.root

@@ -1,0 +1,176 @@
+"""The clinical screens (timeline, groups, incident, handoff) in a real Chromium, through the
+real `rounds serve` and its sign-in, on the synthetic demo ward (30 days of history).
+
+Screens are reached by their routes (`/patients/<id>`, `/groups`, `/patients/<id>/incident`,
+`/handoff`) inside the signed-in session, as the shell's navigation does. Outcomes are read back
+through the services, as any other process would.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlmodel import select
+
+from app.cli import open_database
+from app.config import Settings
+from app.demo import fill_demo_ward
+from app.demo.census import ACCOUNTS
+from app.services.access import Actor
+from app.storage.database import Database
+from models import Patient, Staff
+from tests.browser.conftest import CSP_RECORDER, PHONE, SCREENSHOTS, TABLET, open_app
+from tests.web.live_server import LiveServer, rounds_serve
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"phone": PHONE, "tablet": TABLET}
+PASSWORDS = {account.username: account.password for account in ACCOUNTS}
+SHOWN_MS = 30_000  # first paint of a screen that loads a month of history, on a busy CI box
+SETTLE_S = 15.0
+
+
+@dataclass(frozen=True)
+class DemoWard:
+    server: LiveServer
+    db: Database
+
+    def patient_ids(self) -> list[int]:
+        """The admitted patients by room."""
+        with self.db.reading() as session:
+            return list(
+                session.exec(
+                    select(Patient.id)
+                    .where(Patient.discharged_at.is_(None))
+                    .order_by(Patient.room, Patient.bed)
+                )
+            )
+
+    def actor(self, username: str) -> Actor:
+        with self.db.reading() as session:
+            staff = session.exec(select(Staff).where(Staff.username == username)).one()
+            return Actor(staff.id, staff.username)
+
+
+@pytest.fixture(scope="module")
+def demo_ward(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWard]:
+    """`rounds serve` over the demo ward, filled before the server starts."""
+    data_dir: Path = tmp_path_factory.mktemp("demo-ward")
+    settings = Settings(
+        database_url=f"sqlite:///{data_dir / 'rounds.db'}", secret_file=data_dir / "secret.key"
+    )
+    db = open_database(settings)
+    try:
+        fill_demo_ward(db)
+        env = {
+            "ROUNDS_DATABASE_URL": settings.database_url,
+            "ROUNDS_SECRET_FILE": str(settings.secret_file),
+        }
+        with rounds_serve(data_dir, env=env) as server:
+            yield DemoWard(server, db)
+    finally:
+        db.dispose()
+
+
+def new_page(chromium: Browser, size: str) -> Page:
+    context = chromium.new_context(viewport=SIZES[size])
+    context.add_init_script(CSP_RECORDER)
+    return context.new_page()
+
+
+@pytest.fixture
+def phone(chromium: Browser) -> Iterator[Page]:
+    page = new_page(chromium, "phone")
+    yield page
+    page.context.close()
+
+
+def type_into(page: Page, label: str, text: str) -> None:
+    """Type into a Flutter text field (fill() can race the field's focus)."""
+    page.get_by_role("textbox", name=label).click()
+    page.wait_for_timeout(200)  # let Flutter move its editing element to this field
+    page.keyboard.type(text)
+
+
+def sign_in(page: Page, ward: DemoWard, username: str) -> None:
+    open_app(page, ward.server)
+    type_into(page, "Username", username)
+    type_into(page, "Password", PASSWORDS[username])
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Rounds", exact=True).first).to_be_visible(timeout=SHOWN_MS)
+
+
+def go(page: Page, path: str) -> None:
+    """Follow an in-app link: the browser's address changes and the shell routes it."""
+    page.evaluate(
+        "path => { window.history.pushState(null, '', path);"
+        " window.dispatchEvent(new PopStateEvent('popstate', {state: null})); }",
+        path,
+    )
+
+
+def settle(page: Page) -> bytes:
+    """The screen once three captures in a row are identical (Flutter paints a few frames
+    after its semantics tree is ready)."""
+    deadline = page.evaluate("Date.now()") + SETTLE_S * 1000
+    previous, same = b"", 0
+    while page.evaluate("Date.now()") < deadline:
+        shot = page.screenshot()
+        same = same + 1 if shot == previous else 0
+        if same >= 2:
+            return shot
+        previous = shot
+        page.wait_for_timeout(150)  # polling interval between captures, not an assertion
+    raise AssertionError(f"screen still changing after {SETTLE_S} s")
+
+
+def shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / f"{name}.png").write_bytes(settle(page))
+
+
+@pytest.mark.parametrize("size", ["phone", "tablet"])
+def test_each_clinical_screen_renders_at_phone_and_tablet_size(
+    chromium: Browser, demo_ward: DemoWard, size: str
+) -> None:
+    page = new_page(chromium, size)
+    try:
+        sign_in(page, demo_ward, "charge")
+        first = demo_ward.patient_ids()[0]
+
+        go(page, f"/patients/{first}")
+        expect(page.get_by_text("Mood and anxiety").first).to_be_visible(timeout=SHOWN_MS)
+        expect(page.get_by_role("button", name="30 days")).to_be_visible()
+        page.get_by_role("button", name="30 days").click()
+        expect(
+            page.get_by_text(re.compile(r"1 · \w+ \d+ · Dose changed: sertraline"))
+        ).to_be_visible(timeout=SHOWN_MS)
+        shoot(page, f"timeline-{size}")
+
+        go(page, "/groups")
+        start = page.get_by_role("button", name="Start group and mark attendance")
+        expect(start).to_be_visible(timeout=SHOWN_MS)
+        shoot(page, f"groups-start-{size}")
+        page.get_by_role("checkbox", name="Process group").click()
+        start.click()
+        expect(page.get_by_role("button", name="Everyone not marked attended")).to_be_visible(
+            timeout=SHOWN_MS
+        )
+        shoot(page, f"groups-{size}")
+
+        go(page, f"/patients/{first}/incident")
+        expect(page.get_by_role("checkbox", name="Verbal aggression")).to_be_visible(
+            timeout=SHOWN_MS
+        )
+        shoot(page, f"incident-{size}")
+
+        go(page, "/handoff")
+        expect(page.get_by_role("button", name=re.compile(r"^\d+-\w · "))).not_to_have_count(
+            0, timeout=SHOWN_MS
+        )
+        shoot(page, f"handoff-{size}")
+    finally:
+        page.context.close()
