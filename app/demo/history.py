@@ -751,11 +751,15 @@ class PatientStory:
                 kind = "seen"
             following = following.replace(microsecond=0)
             if following > last:
-                if last - moment >= 2 * DUPLICATE_WINDOW and self.demo.mrn in (
-                    OVERDUE_AT_END,
-                    DUE_AT_END,
-                ):
+                if last - moment < 2 * DUPLICATE_WINDOW:
+                    break
+                if self.demo.mrn in (OVERDUE_AT_END, DUE_AT_END):
                     moment, kind = last, "seen"
+                    continue
+                if self.end - moment > interval * 1.3:
+                    # A late check drawn last would leave the patient overdue now: make it.
+                    moment, kind = min(last, moment + interval * rng.uniform(0.7, 1.0)), "seen"
+                    moment = moment.replace(microsecond=0)
                     continue
                 break
             moment = following

@@ -222,8 +222,7 @@ def _write_history(session: Session, history: DemoHistory) -> DemoSummary:
             (SleepReport, records.sleep_reports),
             (GroupAttendance, records.attendances),
         ):
-            if rows:
-                session.exec(insert(table), params=rows)
+            _insert_many(session, table, rows)
         session.flush()
         counts["checks"] += len(records.checks)
         counts["sleep_reports"] += len(records.sleep_reports)
@@ -242,3 +241,10 @@ def _write_history(session: Session, history: DemoHistory) -> DemoSummary:
         group_sessions=len(sessions),
         **counts,
     )
+
+
+def _insert_many(session: Session, table: type, rows: list[dict]) -> None:
+    """One executemany per table and patient. NULLs are rendered: otherwise the ORM splits the
+    rows by which columns hold a value, into thousands of small statements."""
+    if rows:
+        session.exec(insert(table).execution_options(render_nulls=True), params=rows)
