@@ -190,7 +190,7 @@ def due_state_urgency(state: DueState) -> Urgency:
 
 
 DEADLINE_NAMES = {
-    "Order expires": "Restraint order expires",
+    "Order expires": "Order expires",
     "Face-to-face evaluation": "Face-to-face evaluation due",
     "Guardian notice": "Guardian notice due",
 }

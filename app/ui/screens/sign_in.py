@@ -12,20 +12,22 @@ SignIn = Callable[[str, str], Awaitable[str | None]]
 
 
 def build_sign_in(page: ft.Page, sign_in: SignIn, notice: str = "") -> ft.Control:
-    """The centred "Rounds" heading with username, password and a big Sign in button."""
+    """The centred "Rounds" heading with username, password and a big Sign in button.
+
+    No autofill hints: ward tablets are shared, so the browser must not offer to keep
+    passwords (and Flutter's autofill form would keep the typed password in the page).
+    """
     username = ft.TextField(
         label="Username",
         autofocus=True,
         autocorrect=False,
         enable_suggestions=False,
-        autofill_hints=ft.AutofillHint.USERNAME,
         text_size=18,
     )
     password = ft.TextField(
         label="Password",
         password=True,
         can_reveal_password=True,
-        autofill_hints=ft.AutofillHint.PASSWORD,
         text_size=18,
     )
     message = ft.Text(notice, size=16, color=ft.Colors.AMBER_200, visible=bool(notice))
