@@ -189,15 +189,15 @@ class WardApp:
 
     def _show_lock(self) -> None:
         # Only the user's name and the PIN pad: every patient control is dropped from the page.
-        night = self.night
-        self.background = apply(self.page, night).background
+        colors = apply(self.page, self.night)
+        self.background = colors.background
         self._show(
             build_lock(
                 self.page,
                 self.session.staff.display_name,
                 self._try_pin,
                 self._switch_user,
-                night=night,
+                colors,
             )
         )
 

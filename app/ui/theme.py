@@ -34,6 +34,10 @@ class Palette:
     calm: str
     chip: str
     saved: str
+    # The main buttons and chosen options; at night a dark fill with amber text, so a screen
+    # full of choices does not light up the room.
+    button: str
+    on_button: str
 
     @property
     def theme_mode(self) -> ft.ThemeMode:
@@ -54,6 +58,8 @@ DAY = Palette(
     calm="#2D6A3E",
     chip="#E3EAF0",
     saved="#2D6A3E",
+    button="#2F6A8C",
+    on_button="#FFFFFF",
 )
 
 NIGHT = Palette(
@@ -70,6 +76,8 @@ NIGHT = Palette(
     calm="#7E8A6A",
     chip="#1E1B18",
     saved="#9AA177",
+    button="#3B2B15",
+    on_button="#E0B46E",
 )
 
 

@@ -89,8 +89,8 @@ class CheckInSheet:
             expand=True,
             on_click=guarded(self.page, self.save),
             style=ft.ButtonStyle(
-                bgcolor=ctx.colors.accent,
-                color=ctx.colors.on_accent,
+                bgcolor=ctx.colors.button,
+                color=ctx.colors.on_button,
                 text_style=ft.TextStyle(size=19, weight=ft.FontWeight.W_600),
                 shape=ft.RoundedRectangleBorder(radius=14),
             ),
@@ -504,14 +504,14 @@ def _tile(
         text,
         size=17,
         weight=ft.FontWeight.W_600 if selected else ft.FontWeight.W_400,
-        color=colors.on_accent if selected else colors.text,
+        color=colors.on_button if selected else colors.text,
     )
     content: ft.Control = label
     if selected and not square:
         content = ft.Row(
             tight=True,
             spacing=6,
-            controls=[ft.Icon(ft.Icons.CHECK, size=18, color=colors.on_accent), label],
+            controls=[ft.Icon(ft.Icons.CHECK, size=18, color=colors.on_button), label],
         )
     return ft.Semantics(
         container=True,
@@ -523,7 +523,7 @@ def _tile(
             width=TARGET + 4 if square else None,
             padding=ft.Padding.symmetric(horizontal=0 if square else 16),
             border_radius=12 if square else TARGET / 2,
-            bgcolor=colors.accent if selected else colors.chip,
+            bgcolor=colors.button if selected else colors.chip,
             border=ft.Border.all(1, colors.accent if selected else colors.muted),
             alignment=ft.Alignment.CENTER if square else None,
             on_click=on_click,

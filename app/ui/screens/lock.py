@@ -6,8 +6,9 @@ import flet as ft
 
 from app.services.accounts import PIN_DIGITS
 from app.ui.errors import guarded
+from app.ui.theme import Palette
 
-KEY_SIZE = 76  # a large, well-spaced pad: it is used standing, one-handed, in dim light
+KEY_SIZE = 72  # a large, well-spaced pad: it is used standing, one-handed, in dim light
 
 # Returns the message to show after a wrong PIN, or None when the session is unlocked.
 TryPin = Callable[[str], Awaitable[str | None]]
@@ -18,15 +19,14 @@ def build_lock(
     display_name: str,
     try_pin: TryPin,
     switch_user: Callable[[], Awaitable[None]],
-    *,
-    night: bool = False,
+    colors: Palette,
 ) -> ft.Control:
     """A 6-digit PIN pad that unlocks the same user's session, and "Switch user"."""
     digits: list[str] = []
-    text_colour = "#A39A8E" if night else "#E8EEF3"
-    key_colour = "#1A1816" if night else "#253341"
+    text_colour = colors.text
+    key_colour = colors.chip
     dots = ft.Row(alignment=ft.MainAxisAlignment.CENTER, spacing=14)
-    message = ft.Text("", size=16, color=ft.Colors.AMBER_300, text_align=ft.TextAlign.CENTER)
+    message = ft.Text("", size=16, color=colors.due, text_align=ft.TextAlign.CENTER)
     checking = {"busy": False}
 
     def draw_dots() -> None:
@@ -67,7 +67,7 @@ def build_lock(
             draw_dots()
             page.update()
 
-    def key(label: str, on_click, semantic: str) -> ft.Control:
+    def key(label: str | ft.Control, on_click, semantic: str) -> ft.Control:
         return ft.Semantics(
             container=True,
             label=semantic,
@@ -79,7 +79,9 @@ def build_lock(
                 bgcolor=key_colour,
                 alignment=ft.Alignment.CENTER,
                 on_click=guarded(page, on_click),
-                content=ft.Text(label, size=30, color=text_colour, weight=ft.FontWeight.W_500),
+                content=label
+                if isinstance(label, ft.Control)
+                else ft.Text(label, size=30, color=text_colour, weight=ft.FontWeight.W_500),
             ),
         )
 
@@ -96,7 +98,11 @@ def build_lock(
                 [
                     ft.Container(width=KEY_SIZE, height=KEY_SIZE),
                     digit_key("0"),
-                    key("⌫", erase, "Erase last digit"),
+                    key(
+                        ft.Icon(ft.Icons.BACKSPACE_OUTLINED, size=30, color=text_colour),
+                        erase,
+                        "Erase last digit",
+                    ),
                 ],
                 spacing=22,
                 tight=True,
@@ -104,30 +110,28 @@ def build_lock(
         ],
     )
     draw_dots()
-    return ft.SafeArea(
+    return ft.Container(
         expand=True,
-        content=ft.Container(
-            alignment=ft.Alignment.CENTER,
-            padding=16,
-            content=ft.Column(
-                tight=True,
-                spacing=18,
-                horizontal_alignment=ft.CrossAxisAlignment.CENTER,
-                scroll=ft.ScrollMode.AUTO,
-                controls=[
-                    ft.Icon(ft.Icons.LOCK_OUTLINE, size=36, color=text_colour),
-                    ft.Text(display_name, size=26, weight=ft.FontWeight.W_600, color=text_colour),
-                    ft.Text("Locked. Enter your PIN to continue.", size=16, color=text_colour),
-                    dots,
-                    message,
-                    pad,
-                    ft.TextButton(
-                        "Switch user",
-                        height=56,
-                        on_click=guarded(page, lambda _: switch_user()),
-                        style=ft.ButtonStyle(text_style=ft.TextStyle(size=18)),
-                    ),
-                ],
-            ),
+        bgcolor=colors.background,
+        alignment=ft.Alignment.CENTER,
+        padding=16,
+        content=ft.Column(
+            tight=True,
+            spacing=14,
+            horizontal_alignment=ft.CrossAxisAlignment.CENTER,
+            controls=[
+                ft.Icon(ft.Icons.LOCK_OUTLINE, size=32, color=text_colour),
+                ft.Text(display_name, size=26, weight=ft.FontWeight.W_600, color=text_colour),
+                ft.Text("Locked. Enter your PIN to continue.", size=16, color=text_colour),
+                dots,
+                message,
+                pad,
+                ft.TextButton(
+                    "Switch user",
+                    height=56,
+                    on_click=guarded(page, lambda _: switch_user()),
+                    style=ft.ButtonStyle(color=colors.accent, text_style=ft.TextStyle(size=18)),
+                ),
+            ],
         ),
     )

@@ -372,8 +372,8 @@ class RoundsScreen:
                         height=BIG_TARGET,
                         on_click=guarded(self.page, lambda _: self.routine(row.patient_id)),
                         style=ft.ButtonStyle(
-                            bgcolor=colors.accent,
-                            color=colors.on_accent,
+                            bgcolor=colors.button,
+                            color=colors.on_button,
                             text_style=ft.TextStyle(size=18, weight=ft.FontWeight.W_600),
                             shape=ft.RoundedRectangleBorder(radius=14),
                         ),
