@@ -20,8 +20,10 @@ from app.config import Settings
 from app.demo import fill_demo_ward
 from app.demo.census import ACCOUNTS
 from app.services.access import Actor
+from app.services.timeline import EntryStatus, timeline_for
 from app.storage.database import Database
-from models import Patient, Staff
+from models import GroupAttendance, GroupSession, Incident, Patient, Staff
+from models.codes import RecordKind
 from tests.browser.conftest import CSP_RECORDER, PHONE, SCREENSHOTS, TABLET, open_app
 from tests.web.live_server import LiveServer, rounds_serve
 
@@ -174,3 +176,128 @@ def test_each_clinical_screen_renders_at_phone_and_tablet_size(
         shoot(page, f"handoff-{size}")
     finally:
         page.context.close()
+
+
+def reveal(page: Page, locator, tries: int = 30):
+    """Scroll the screen until a control is built and on screen (lists build what is near)."""
+    size = page.viewport_size
+    page.mouse.move(size["width"] * 0.5, size["height"] * 0.55)
+    for _ in range(tries):
+        if locator.count() and locator.first.is_visible():
+            return locator.first
+        page.mouse.wheel(0, 350)
+        page.wait_for_timeout(150)  # let the list build and paint what scrolled in
+    return locator.first
+
+
+def test_a_nurse_voids_an_entry_and_it_stays_struck_through(
+    phone: Page, demo_ward: DemoWard
+) -> None:
+    patient = demo_ward.patient_ids()[2]
+    nurse = demo_ward.actor("nurse")
+    newest = timeline_for(demo_ward.db, nurse, patient, limit=1).entries[0]
+    sign_in(phone, demo_ward, "nurse")
+    go(phone, f"/patients/{patient}")
+
+    reveal(phone, phone.get_by_role("button", name="Amend or void")).click()
+    phone.get_by_role("menuitem", name="Void").click()
+    type_into(phone, "Reason (required)", "Entered for the wrong patient")
+    phone.get_by_role("button", name="Void", exact=True).click()
+
+    expect(
+        phone.get_by_text(re.compile("Voided by Demo Nurse, .*: Entered for the wrong patient"))
+    ).to_be_visible(timeout=SHOWN_MS)
+    again = timeline_for(demo_ward.db, nurse, patient, limit=1).entries[0]
+    assert (again.kind, again.id) == (newest.kind, newest.id)
+    assert again.status == EntryStatus.voided
+    assert again.correction.reason == "Entered for the wrong patient"
+    assert again.correction.corrected_by == "Demo Nurse"
+    shoot(phone, "timeline-voided-phone")
+
+
+def test_a_technician_sees_the_record_without_correction_actions_and_older_pages_load(
+    phone: Page, demo_ward: DemoWard
+) -> None:
+    patient = demo_ward.patient_ids()[1]
+    sign_in(phone, demo_ward, "tech")
+    go(phone, f"/patients/{patient}")
+    expect(phone.get_by_role("button", name="Check-in")).to_be_visible(timeout=SHOWN_MS)
+    # One page is 40 entries (about ten hours of q15 checks): yesterday's heading is only
+    # there once scrolling has fetched the next page.
+    older = reveal(phone, phone.get_by_text(re.compile("Yesterday · ")), tries=80)
+    expect(older).to_be_visible()
+    assert phone.get_by_role("button", name="Amend or void").count() == 0
+
+
+def test_a_group_is_marked_and_saved_all_at_once(phone: Page, demo_ward: DemoWard) -> None:
+    sign_in(phone, demo_ward, "tech")
+    go(phone, "/groups")
+    phone.get_by_role("checkbox", name="Art / music").click()
+    phone.get_by_role("button", name="Start group and mark attendance").click()
+    phone.get_by_role("button", name="Everyone not marked attended").click()
+    expect(phone.get_by_role("checkbox", name="Attended").first).to_be_checked()
+    # The first patient refused after all.
+    phone.get_by_role("checkbox", name="Refused").first.click()
+    expect(phone.get_by_role("checkbox", name="Refused").first).to_be_checked()
+    reveal(phone, phone.get_by_role("button", name="Save attendance (20)")).click()
+
+    expect(phone.get_by_text("All saved.")).to_be_visible(timeout=SHOWN_MS)
+    with demo_ward.db.reading() as session:
+        group = session.exec(
+            select(GroupSession)
+            .where(GroupSession.group_type == "art_music")
+            .order_by(GroupSession.id.desc())
+        ).first()
+        rows = session.exec(
+            select(GroupAttendance).where(GroupAttendance.session_id == group.id)
+        ).all()
+    assert group.recorded_by == demo_ward.actor("tech").staff_id
+    assert len(rows) == 20
+    assert sorted(row.attendance for row in rows).count("refused") == 1
+
+
+def test_an_incident_is_saved_with_its_moas_and_shown_on_the_timeline(
+    phone: Page, demo_ward: DemoWard
+) -> None:
+    patient = demo_ward.patient_ids()[3]
+    sign_in(phone, demo_ward, "tech")
+    go(phone, f"/patients/{patient}/incident")
+    for role, name in [
+        ("checkbox", "Property damage"),
+        ("checkbox", "Hallway"),
+        ("radio", re.compile("^2 · Throws objects down")),
+        ("radio", re.compile("^1 · Shouts angrily")),
+    ]:
+        choice = reveal(phone, phone.get_by_role(role, name=name))
+        choice.click()
+        expect(choice).to_be_checked()
+    expect(reveal(phone, phone.get_by_text(re.compile(r"^MOAS 5 of 40")))).to_be_visible()
+    shoot(phone, "incident-filled-phone")
+    reveal(phone, phone.get_by_role("button", name="Save incident")).click()
+
+    expect(phone.get_by_text(re.compile(r"^Incident saved \(MOAS 5 of 40\)"))).to_be_visible(
+        timeout=SHOWN_MS
+    )
+    expect(phone.get_by_role("button", name="Check-in")).to_be_visible(timeout=SHOWN_MS)
+    with demo_ward.db.reading() as session:
+        saved = session.exec(
+            select(Incident).where(
+                Incident.patient_id == patient,
+                Incident.recorded_by == demo_ward.actor("tech").staff_id,
+            )
+        ).one()
+    assert (saved.incident_type, saved.location) == ("property_damage", "hallway")
+    assert (saved.moas_verbal, saved.moas_property, saved.moas_total) == (1, 2, 5)
+    page = timeline_for(demo_ward.db, demo_ward.actor("tech"), patient, kinds={RecordKind.incident})
+    assert page.entries[0].id == saved.id
+
+
+def test_the_timeline_stays_readable_at_night(phone: Page, demo_ward: DemoWard) -> None:
+    sign_in(phone, demo_ward, "charge")
+    go(phone, f"/patients/{demo_ward.patient_ids()[0]}")
+    expect(phone.get_by_role("button", name="Check-in")).to_be_visible(timeout=SHOWN_MS)
+    if phone.get_by_role("button", name="Night mode").count():
+        phone.get_by_role("button", name="Night mode").click()
+    expect(phone.get_by_role("button", name="Day mode")).to_be_visible(timeout=SHOWN_MS)
+    expect(phone.get_by_text(re.compile("Mood and anxiety")).first).to_be_visible(timeout=SHOWN_MS)
+    shoot(phone, "timeline-night-phone")

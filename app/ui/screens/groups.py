@@ -366,7 +366,8 @@ class GroupsScreen:
                 spacing=8,
                 horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             ),
-            self.status,
+            # Its own node, announced when it changes: "All saved." is heard, not just seen.
+            ft.Semantics(container=True, live_region=True, content=self.status),
             self.save,
             ft.Container(height=24),
         ]

@@ -466,6 +466,9 @@ class IncidentScreen:
         colors = self.colors
         form = self.form
         page = self.ctx.page
+        # Every chip on the form and whether it is chosen: a tap flips `selected` on these
+        # same controls, so only that property travels to the browser.
+        self.chip_states: list[tuple[ft.Chip, Any]] = []
         controls: list[ft.Control] = [
             ft.Text("Incident", size=24, weight=ft.FontWeight.W_700, color=colors.text)
         ]
@@ -530,7 +533,11 @@ class IncidentScreen:
             ),
         ]
         if self.nurse:
-            controls.append(self._restraint())
+            self.restraint_box = ft.Container(
+                padding=ft.Padding.all(12), border_radius=10, bgcolor=colors.card
+            )
+            self._draw_restraint()
+            controls.append(self.restraint_box)
         self.problems = ft.Text("", size=15, color=colors.overdue, visible=False)
         self.save = ft.FilledButton(
             "Save incident",
@@ -545,15 +552,21 @@ class IncidentScreen:
         return ft.Text(text, size=17, weight=ft.FontWeight.W_600, color=self.colors.text)
 
     def _chips(self, options: dict, chosen, pick) -> ft.Row:
-        return ft.Row(
-            wrap=True,
-            spacing=6,
-            run_spacing=6,
-            controls=[
-                _chip(self.ctx.page, label, chosen(code), lambda code=code: pick(code))
-                for code, label in options.items()
-            ],
-        )
+        chips = []
+        for code, label in options.items():
+            chip = _chip(
+                self.ctx.page, label, chosen(code), lambda code=code: self._picked(pick, code)
+            )
+            self.chip_states.append((chip, lambda code=code: chosen(code)))
+            chips.append(chip)
+        return ft.Row(wrap=True, spacing=6, run_spacing=6, controls=chips)
+
+    def _picked(self, pick, code) -> None:
+        pick(code)
+        for chip, chosen in self.chip_states:
+            chip.selected = chosen()
+        self.body.update()
+        self._draft_soon()
 
     def _text(self, name: str, label: str, lines: int = 1) -> ft.TextField:
         def changed(event: ft.Event[ft.TextField]) -> None:
@@ -622,11 +635,19 @@ class IncidentScreen:
             controls=[
                 self._section("Modified Overt Aggression Scale"),
                 ft.ResponsiveRow(cards, spacing=8, run_spacing=8),
-                self.moas_total,
+                # Its own node, announced when it changes, so the total is heard as it is set.
+                ft.Semantics(container=True, live_region=True, content=self.moas_total),
             ],
         )
 
-    def _restraint(self) -> ft.Control:
+    def _draw_restraint(self) -> None:
+        """The restraint part, drawn again when it is switched on or off."""
+        # Its chips are made again: forget the old ones, keep the rest of the form's.
+        old = {id(chip) for chip in getattr(self, "restraint_chips", [])}
+        self.chip_states = [
+            (chip, chosen) for chip, chosen in self.chip_states if id(chip) not in old
+        ]
+        first_new = len(self.chip_states)
         colors = self.colors
         page = self.ctx.page
         part = self.form.restraint
@@ -671,12 +692,8 @@ class IncidentScreen:
                     color=colors.muted,
                 ),
             ]
-        return ft.Container(
-            padding=ft.Padding.all(12),
-            border_radius=10,
-            bgcolor=colors.card,
-            content=ft.Column(controls, spacing=10),
-        )
+        self.restraint_chips = [chip for chip, _ in self.chip_states[first_new:]]
+        self.restraint_box.content = ft.Column(controls, spacing=10)
 
     def _offer(self, draft: DraftRead) -> ft.Control:
         colors = self.colors
@@ -725,11 +742,6 @@ class IncidentScreen:
 
     # Events
 
-    def _redraw(self) -> None:
-        self.draw()
-        self.body.update()
-        self._draft_soon()
-
     def _patient_picked(self, event: ft.Event[ft.Dropdown]) -> None:
         self.form.set("patient_id", int(event.control.value))
         self._draft_soon()
@@ -758,26 +770,21 @@ class IncidentScreen:
 
     def _pick_type(self, code: IncidentType) -> None:
         self.form.set("incident_type", code)
-        self._redraw()
 
     def _pick_location(self, code: Location) -> None:
         self.form.set("location", code)
-        self._redraw()
 
     def _pick_injury(self, code: Injury) -> None:
         self.form.set("injury", code)
-        self._redraw()
 
     def _toggle_measure(self, code: Measure) -> None:
         self.form.toggle_measure(code)
         part = self.form.restraint
         if part is not None and part.kind is None:
             part.kind = self.form.suggested_restraint()
-        self._redraw()
 
     def _pick_kind(self, code: RestraintKind) -> None:
         self.form.restraint.kind = code
-        self._redraw()
 
     def _rate(self, name: str, rating: int) -> None:
         self.form.rate(name, rating)
@@ -787,7 +794,9 @@ class IncidentScreen:
 
     def _restraint_toggled(self, event: ft.Event[ft.Switch]) -> None:
         self.form.start_restraint(bool(event.control.value))
-        self._redraw()
+        self._draw_restraint()
+        self.restraint_box.update()
+        self._draft_soon()
 
     # Drafts and saving
 

@@ -516,9 +516,11 @@ class TimelineScreen:
             ),
             *[ft.Text(line, size=15, color=text_colour, style=struck) for line in row.lines],
         ]
-        meta = [tag(flag, colors, strong=flag in ("Missed", "Late")) for flag in row.flags]
-        if row.by:
-            meta.append(ft.Text(f"by {row.by}", size=14, color=colors.muted))
+        # The author first: "by Demo Tech" after a "Voided" tag would read as who voided it.
+        meta: list[ft.Control] = (
+            [ft.Text(f"by {row.by}", size=14, color=colors.muted)] if row.by else []
+        )
+        meta += [tag(flag, colors, strong=flag in ("Missed", "Late")) for flag in row.flags]
         body.append(ft.Row(meta, wrap=True, spacing=6, run_spacing=4))
         if row.correction:
             body.append(ft.Text(row.correction, size=14, italic=True, color=colors.muted))
@@ -541,12 +543,17 @@ class TimelineScreen:
                 )
             )
             menu.append(
-                ft.PopupMenuButton(
-                    items=items,
-                    icon=ft.Icons.MORE_VERT,
-                    tooltip="Amend or void",
-                    icon_color=colors.muted,
-                    size_constraints=ft.BoxConstraints(min_width=TARGET, min_height=TARGET),
+                ft.Semantics(
+                    label="Amend or void",
+                    button=True,
+                    container=True,
+                    content=ft.PopupMenuButton(
+                        items=items,
+                        icon=ft.Icons.MORE_VERT,
+                        tooltip="Amend or void",
+                        icon_color=colors.muted,
+                        size_constraints=ft.BoxConstraints(min_width=TARGET, min_height=TARGET),
+                    ),
                 )
             )
         return ft.Container(
