@@ -64,8 +64,8 @@ def test_sign_in_button_answers_with_a_message(app_page: Page, rounds_server: Li
     app_page.get_by_role("textbox", name="Username").fill("amy.tech")
     app_page.get_by_role("textbox", name="Password").fill("not-a-real-password")
     app_page.get_by_role("button", name="Sign in").click()
-    expect(app_page.get_by_text("Sign-in is not available yet.")).to_be_visible()
-    # The placeholder never keeps what was typed as a password.
+    expect(app_page.get_by_text("Username or password is not right.")).to_be_visible()
+    # The sign-in screen never keeps what was typed as a password.
     expect(app_page.get_by_text("not-a-real-password")).to_have_count(0)
 
 

@@ -1,0 +1,182 @@
+"""The app shell with real Flet controls and a real database, without a browser."""
+
+import asyncio
+from datetime import timedelta
+
+import flet as ft
+import pytest
+from flet.messaging.protocol import MessageAction
+from sqlmodel import func, select
+
+from app.config import Settings
+from app.services.accounts import CONSOLE, issue_pin
+from app.ui import shell
+from app.ui.errors import GENERIC_ERROR, guarded
+from app.ui.session import Phase
+from app.ui.shell import WardApp
+from models import CheckIn
+from tests.factories import PASSWORD
+from tests.ui.flet_harness import Harness, start
+
+PIN = "135790"
+SETTINGS = Settings(idle_lock_minutes=3, idle_sign_out_minutes=30, session_max_minutes=720)
+
+
+class Seconds:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run(scenario):
+    """Run an async scenario on a fresh event loop (handlers need one, as in the server)."""
+    return asyncio.run(scenario())
+
+
+async def open_app(ward, seconds: Seconds, **size) -> tuple[Harness, WardApp]:
+    made: dict[str, WardApp] = {}
+
+    async def main(page: ft.Page) -> None:
+        made["app"] = WardApp(page, ward.db, SETTINGS, clock=seconds)
+        await made["app"].start()
+
+    harness = await start(main, **size)
+    return harness, made["app"]
+
+
+async def sign_in(harness: Harness, username: str) -> None:
+    fields = harness.find(lambda c: isinstance(c, ft.TextField))
+    fields[0].value, fields[1].value = username, PASSWORD
+    await harness.click(harness.button("Sign in"))
+    await harness.until(
+        lambda: any(label.startswith("Routine check") for label in harness.labels())
+    )
+
+
+def checks(ward) -> int:
+    with ward.db.reading() as session:
+        return session.exec(select(func.count()).select_from(CheckIn)).one()
+
+
+def test_idle_lock_leaves_no_patient_on_the_page_and_the_pin_unlocks(ward):
+    issue_pin(ward.db, CONSOLE, ward.tech.staff_id, pin=PIN)
+    seconds = Seconds()
+    names = [patient.display_name for patient in ward.patients]
+
+    async def scenario():
+        harness, app = await open_app(ward, seconds)
+        await sign_in(harness, ward.tech.username)
+        shown = " ".join(harness.texts())
+        assert all(name in shown for name in names)
+
+        seconds.now += 3 * 60
+        await app._tick()
+
+        assert app.session.phase == Phase.locked
+        shown = " ".join(harness.texts() + harness.labels())
+        assert not any(name in shown for name in names)
+        assert "Test technician" in shown
+        for digit in PIN:
+            await harness.click(harness.by_semantics(f"PIN digit {digit}"))
+        await harness.until(lambda: any(name in " ".join(harness.texts()) for name in names))
+        assert app.session.phase == Phase.active
+
+    run(scenario)
+
+
+def test_a_double_tap_on_routine_saves_one_check(ward):
+    seconds = Seconds()
+    name = ward.patients[0].display_name
+
+    async def scenario():
+        harness, _ = await open_app(ward, seconds)
+        await sign_in(harness, ward.tech.username)
+        button = harness.by_semantics(f"Routine check for {name}")
+        await asyncio.gather(harness.click(button), harness.click(button))
+        await harness.until(lambda: f"Undo check for {name}" in harness.labels())
+        assert checks(ward) == 1
+        # The second tap was ignored, not refused by the service as a duplicate.
+        assert not any("already checked" in text for text in harness.texts())
+
+    run(scenario)
+
+
+def test_the_layout_follows_the_width(ward):
+    seconds = Seconds()
+
+    async def scenario():
+        harness, _ = await open_app(ward, seconds)
+        await sign_in(harness, ward.tech.username)
+        assert harness.page.views[0].navigation_bar is not None
+        await harness.resize(1024, 768)
+        assert harness.page.views[0].navigation_bar is None
+        assert harness.find(lambda c: isinstance(c, ft.NavigationRail))
+        await harness.resize(390, 844)
+        assert harness.page.views[0].navigation_bar is not None
+
+    run(scenario)
+
+
+def test_a_failing_handler_shows_a_message_instead_of_the_error_screen(ward, monkeypatch):
+    seconds = Seconds()
+
+    async def scenario():
+        harness, _ = await open_app(ward, seconds)
+        await sign_in(harness, ward.tech.username)
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("theme store unavailable")
+
+        # The failure is provoked inside the app's own handler (switching to night).
+        monkeypatch.setattr(shell, "apply", broken)
+        await harness.click(harness.by_semantics("Night mode"))
+
+        assert harness.browser.crashes == []
+        assert MessageAction.SESSION_CRASHED not in harness.browser.actions
+        snacks = harness.find(lambda c: isinstance(c, ft.SnackBar))
+        assert snacks and snacks[-1].content.value == GENERIC_ERROR
+        assert any(label.startswith("Routine check") for label in harness.labels())
+
+    run(scenario)
+
+
+def test_an_unguarded_handler_would_have_crashed_the_session():
+    """The control experiment for the test above: without `guarded`, Flet reports a crash."""
+
+    async def scenario():
+        async def main(page: ft.Page) -> None:
+            def fail(_):
+                raise RuntimeError("boom")
+
+            page.add(
+                ft.Button("bare", on_click=fail),
+                ft.Button("guarded", on_click=guarded(page, fail)),
+            )
+
+        harness = await start(main)
+        await harness.click(harness.button("guarded"))
+        assert harness.browser.crashes == []
+        await harness.click(harness.button("bare"))
+        assert len(harness.browser.crashes) == 1
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("minutes", [30])
+def test_a_long_idle_ends_the_session_back_to_sign_in(ward, minutes):
+    seconds = Seconds()
+
+    async def scenario():
+        harness, app = await open_app(ward, seconds)
+        await sign_in(harness, ward.tech.username)
+        seconds.now += timedelta(minutes=3).total_seconds()
+        await app._tick()
+        seconds.now += timedelta(minutes=minutes).total_seconds()
+        await app._tick()
+        assert app.session.phase == Phase.signed_out
+        assert harness.button("Sign in")
+        assert not any(p.display_name in " ".join(harness.texts()) for p in ward.patients)
+
+    run(scenario)
