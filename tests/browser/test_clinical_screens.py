@@ -212,6 +212,7 @@ def test_a_nurse_voids_an_entry_and_it_stays_struck_through(
     assert again.status == EntryStatus.voided
     assert again.correction.reason == "Entered for the wrong patient"
     assert again.correction.corrected_by == "Demo Nurse"
+    phone.mouse.wheel(0, 250)  # the struck entry into view, above the message
     shoot(phone, "timeline-voided-phone")
 
 
@@ -262,15 +263,15 @@ def test_an_incident_is_saved_with_its_moas_and_shown_on_the_timeline(
     patient = demo_ward.patient_ids()[3]
     sign_in(phone, demo_ward, "tech")
     go(phone, f"/patients/{patient}/incident")
-    for role, name in [
-        ("checkbox", "Property damage"),
-        ("checkbox", "Hallway"),
-        ("radio", re.compile("^2 · Throws objects down")),
-        ("radio", re.compile("^1 · Shouts angrily")),
-    ]:
-        choice = reveal(phone, phone.get_by_role(role, name=name))
-        choice.click()
-        expect(choice).to_be_checked()
+    for name in ["Property damage", "Hallway"]:
+        chip = reveal(phone, phone.get_by_role("checkbox", name=name))
+        chip.click()
+        expect(chip).to_be_checked()
+    # A MOAS rating is a tile (its anchor wraps on a phone) holding the radio.
+    for anchor in ["2 · Throws objects down", "1 · Shouts angrily"]:
+        tile = reveal(phone, phone.get_by_role("button", name=re.compile(f"^{anchor}")))
+        tile.click()
+        expect(tile.get_by_role("radio")).to_be_checked()
     expect(reveal(phone, phone.get_by_text(re.compile(r"^MOAS 5 of 40")))).to_be_visible()
     shoot(phone, "incident-filled-phone")
     reveal(phone, phone.get_by_role("button", name="Save incident")).click()

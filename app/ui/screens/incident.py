@@ -601,10 +601,17 @@ class IncidentScreen:
                 content=ft.Column(
                     spacing=0,
                     controls=[
-                        ft.Radio(
-                            value=str(rating),
-                            label=f"{rating} · {anchor}",
-                            label_style=ft.TextStyle(size=15, color=colors.text),
+                        # A tile, not a Radio's own label: that label never wraps, and the
+                        # anchors are longer than a phone is wide.
+                        ft.ListTile(
+                            leading=ft.Radio(value=str(rating)),
+                            title=ft.Text(f"{rating} · {anchor}", size=15, color=colors.text),
+                            toggle_inputs=True,
+                            dense=True,
+                            min_height=TARGET,
+                            content_padding=ft.Padding.only(left=0, right=4),
+                            horizontal_spacing=4,
+                            min_leading_width=40,
                         )
                         for rating, anchor in enumerate(category.anchors)
                     ],
