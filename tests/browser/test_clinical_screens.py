@@ -302,3 +302,35 @@ def test_the_timeline_stays_readable_at_night(phone: Page, demo_ward: DemoWard) 
     expect(phone.get_by_role("button", name="Day mode")).to_be_visible(timeout=SHOWN_MS)
     expect(phone.get_by_text(re.compile("Mood and anxiety")).first).to_be_visible(timeout=SHOWN_MS)
     shoot(phone, "timeline-night-phone")
+
+
+def test_a_nurse_amends_a_check_from_a_prefilled_form(phone: Page, demo_ward: DemoWard) -> None:
+    patient = demo_ward.patient_ids()[4]
+    nurse = demo_ward.actor("nurse")
+    newest = timeline_for(
+        demo_ward.db, nurse, patient, kinds={RecordKind.check_in}, limit=1
+    ).entries[0]
+    sign_in(phone, demo_ward, "nurse")
+    go(phone, f"/patients/{patient}")
+    expect(phone.get_by_role("checkbox", name="Checks")).to_be_visible(timeout=SHOWN_MS)
+    reveal(phone, phone.get_by_role("checkbox", name="Checks")).click()
+    reveal(phone, phone.get_by_role("button", name="Amend or void")).click()
+    phone.get_by_role("menuitem", name="Amend").click()
+    anxious = phone.get_by_role("checkbox", name="Anxious")
+    expect(anxious).not_to_be_checked()
+    anxious.click()
+    expect(anxious).to_be_checked()
+    type_into(phone, "Reason (required)", "Anxiety was noted on the paper sheet")
+    shoot(phone, "timeline-amend-phone")
+    phone.get_by_role("button", name="Save amendment").click()
+
+    expect(
+        phone.get_by_text(re.compile("Amended by Demo Nurse, .*: Anxiety was noted"))
+    ).to_be_visible(timeout=SHOWN_MS)
+    replacement, original = timeline_for(
+        demo_ward.db, nurse, patient, kinds={RecordKind.check_in}, limit=2
+    ).entries
+    assert (original.id, original.status) == (newest.id, EntryStatus.amended)
+    assert replacement.amends_id == newest.id
+    assert "anxious" in replacement.title
+    assert replacement.mood == newest.mood and replacement.at == newest.at

@@ -340,7 +340,8 @@ class GroupsScreen:
             height=BIG_TARGET,
             on_click=guarded(page, self._save_all),
         )
-        self.rows = {mark.patient_id: ft.Container() for mark in form.marks}
+        # One column on a phone, two on a tablet.
+        self.rows = {mark.patient_id: ft.Container(col={"xs": 12, "md": 6}) for mark in form.marks}
         for mark in form.marks:
             self._draw_row(mark)
         self._draw_totals()
@@ -361,11 +362,7 @@ class GroupsScreen:
                     ),
                 ],
             ),
-            ft.Column(
-                list(self.rows.values()),
-                spacing=8,
-                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
-            ),
+            ft.ResponsiveRow(list(self.rows.values()), spacing=8, run_spacing=8),
             # Its own node, announced when it changes: "All saved." is heard, not just seen.
             ft.Semantics(container=True, live_region=True, content=self.status),
             self.save,
