@@ -102,6 +102,8 @@ class DemoPatient:
 S = Precaution
 L = ObservationLevel
 
+# MRN, given and family name, room, bed, age, level on admission, admission (see DemoPatient),
+# mean mood 0-10, mean anxiety 0-10, mean hours of sleep, how sociable 0-1, precautions.
 CENSUS = (
     DemoPatient(
         "D0001", "Avery", "Demoson", "401", "A", 42, L.q15, -9, 3.0, 7.0, 4.5, 0.3,
@@ -109,7 +111,7 @@ CENSUS = (
         course=Course(
             At(0.5, 9), TreatmentKind.dose_changed, "sertraline",
             "50 mg -> 100 mg every morning: little response after three weeks",
-            mood=6.5, anxiety=3.5, sleep_hours=7.0, takes_days=4,
+            mood=6.5, anxiety=3.5, sleep_hours=7.0, takes_days=2,
         ),
     ),
     DemoPatient(
@@ -118,7 +120,7 @@ CENSUS = (
         course=Course(
             At(0.5, 9, 30), TreatmentKind.dose_changed, "aripiprazole",
             "10 mg -> 5 mg daily: reduced for restlessness",
-            mood=3.0, anxiety=6.5, sleep_hours=4.5, takes_days=3,
+            mood=2.8, anxiety=6.5, sleep_hours=4.5, takes_days=2,
             group_presence=-0.3, irritable=True,
         ),
     ),

@@ -185,13 +185,13 @@ class Night:
 
 @dataclass(frozen=True)
 class Episode:
-    """A stretch that overrides the usual day: an incident, seclusion, or time off the unit."""
+    """The hour around an incident: how the patient seems, and where and when it happened."""
 
     behaviours: tuple[str, ...]
     affect: str | None
-    # Where it happened, and when: the check made then finds the patient there.
-    location: Location | None = None
-    occurred_at: datetime | None = None
+    # The check made as it happens finds the patient there.
+    location: Location
+    occurred_at: datetime
 
 
 @dataclass
@@ -210,9 +210,16 @@ class DemoHistory:
     """The demo ward's whole history over a window, generated patient by patient."""
 
     def __init__(
-        self, ward: Ward, *, start: datetime, end: datetime, days: int, today: date, seed: int,
+        self,
+        ward: Ward,
+        *,
+        start: datetime,
+        end: datetime,
+        days: int,
+        today: date,
+        seed: int,
         staff: dict[Role, int],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.window = Window(ward, start, end, days)
         self.ward = ward
         self.today = today
@@ -366,8 +373,8 @@ class PatientStory:
             before = self._day_noise.get(day - timedelta(days=1), (0.0, 0.0))
             # Days follow on from each other: a bad day makes a bad next day likelier.
             self._day_noise[day] = (
-                0.5 * before[0] + self.rng.gauss(0, 0.5),
-                0.5 * before[1] + self.rng.gauss(0, 0.5),
+                0.5 * before[0] + self.rng.gauss(0, 0.35),
+                0.5 * before[1] + self.rng.gauss(0, 0.35),
             )
         mood, anxiety, _ = self.tendency(moment)
         noise = self._day_noise[day]

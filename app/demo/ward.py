@@ -71,18 +71,18 @@ class DemoSummary:
             "of synthetic history:",
             f"  {self.patients} patients (MRNs D0001-D{self.patients:04d}), "
             f"{self.checks:,} round checks, {self.sleep_reports:,} sleep reports,",
-            f"  {self.group_sessions} group sessions with {self.attendances:,} attendances, "
-            f"{self.incidents} incidents ({self.restraint_episodes} seclusion episode), "
-            f"{self.treatment_events} treatment events, {self.level_changes} level orders.",
-            "Demo accounts (username / password):",
+            f"  {self.group_sessions} group sessions ({self.attendances:,} attendances), "
+            f"{self.incidents} incidents ({self.restraint_episodes} with seclusion),",
+            f"  {self.treatment_events} treatment events, {self.level_changes} level orders.",
+            "Demo accounts (username, password, role):",
         ]
         lines += [
-            f"  {account.username:<8} {account.password:<18} {account.role.value}"
+            f"  {account.username:<8} {account.password:<18} {account.role.value.replace('_', ' ')}"
             for account in ACCOUNTS
         ]
         lines += [
             f"  PIN for every demo account: {DEMO_PIN}",
-            "WARNING: demo only. These credentials are public: never use this database, its "
+            "WARNING: demo only. These credentials are public: never use this database, its",
             "accounts or its ward for real patients.",
         ]
         return lines
