@@ -9,7 +9,7 @@ from sqlmodel import Field
 
 from models.base import ClientRequest, Recorded, max_length, one_of, within
 from models.codes import Affect, Behaviour, LateReason, Location, Status
-from models.fields import ClientKey, Note, PastUtcDatetime, Score
+from models.fields import ClientKey, Flag, Note, PastUtcDatetime, RecordId, Score
 
 NOTE_LIMIT = 1000
 
@@ -55,7 +55,7 @@ class CheckInCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    patient_id: int
+    patient_id: RecordId
     observed_at: PastUtcDatetime
     location: Location | None = None
     status: Status | None = None
@@ -64,7 +64,7 @@ class CheckInCreate(BaseModel):
     mood: Score | None = None
     anxiety: Score | None = None
     note: Note = ""
-    missed: bool = False
+    missed: Flag = False
     late_reason: LateReason | None = None
     client_key: ClientKey
 
@@ -88,7 +88,7 @@ class RoutineCheckCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    patient_id: int
+    patient_id: RecordId
     observed_at: PastUtcDatetime
     client_key: ClientKey
     late_reason: LateReason | None = None

@@ -5,7 +5,15 @@ import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, StringConstraints, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+)
 
 # A device clock may run a little fast; anything further ahead than this is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -125,3 +133,19 @@ PlausibleDate = Annotated[date, AfterValidator(_plausible_date)]
 ClientKey = Annotated[
     str, StringConstraints(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 ]
+
+
+# Ids and flags come from the app's own controls: a bool is not an id, "yes" is not a flag.
+RecordId = Annotated[int, Strict(), Field(gt=0)]
+Flag = StrictBool
+Hour = Annotated[int, Strict(), Field(ge=0, le=23)]
+
+
+def _not_in_future_date(value: date, info: ValidationInfo) -> date:
+    now = (info.context or {}).get("now") or utc_now()
+    if value > now.date():
+        raise ValueError("is in the future")
+    return value
+
+
+PastDate = Annotated[date, AfterValidator(_plausible_date), AfterValidator(_not_in_future_date)]

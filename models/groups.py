@@ -8,7 +8,7 @@ from sqlmodel import Field
 
 from models.base import ClientRequest, Recorded, max_length, one_of
 from models.codes import Attendance, GroupType, ParticipationLevel, ParticipationQuality
-from models.fields import ClientKey, Note, PastUtcDatetime, ShortText
+from models.fields import ClientKey, Note, PastUtcDatetime, RecordId, ShortText
 
 
 class GroupSession(Recorded, ClientRequest, table=True):
@@ -29,7 +29,7 @@ class GroupSession(Recorded, ClientRequest, table=True):
 class GroupSessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ward_id: int
+    ward_id: RecordId
     group_type: GroupType
     title: ShortText = ""
     started_at: PastUtcDatetime
@@ -63,8 +63,8 @@ class GroupAttendance(Recorded, ClientRequest, table=True):
 class GroupAttendanceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    session_id: int
-    patient_id: int
+    session_id: RecordId
+    patient_id: RecordId
     attendance: Attendance
     participation_level: ParticipationLevel | None = None
     participation_quality: ParticipationQuality | None = None

@@ -15,6 +15,7 @@ from models.fields import (
     MoasRating,
     Note,
     PastUtcDatetime,
+    RecordId,
     RequiredShortText,
     ShortText,
 )
@@ -74,7 +75,7 @@ class Incident(Recorded, ClientRequest, table=True):
 class IncidentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    patient_id: int
+    patient_id: RecordId
     occurred_at: PastUtcDatetime
     incident_type: IncidentType
     location: Location
@@ -156,8 +157,8 @@ class RestraintEpisode(Recorded, ClientRequest, table=True):
 class RestraintEpisodeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    patient_id: int
-    incident_id: int | None = None
+    patient_id: RecordId
+    incident_id: RecordId | None = None
     kind: RestraintKind
     ordered_at: PastUtcDatetime
     ordered_by: RequiredShortText

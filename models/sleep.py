@@ -8,7 +8,16 @@ from sqlmodel import Field
 
 from models.base import ClientRequest, Recorded, max_length, one_of, within
 from models.codes import SleepQuality
-from models.fields import Awakenings, ClientKey, HoursSlept, Note, PastUtcDatetime, PlausibleDate
+from models.fields import (
+    Awakenings,
+    ClientKey,
+    Flag,
+    HoursSlept,
+    Note,
+    PastUtcDatetime,
+    PlausibleDate,
+    RecordId,
+)
 
 
 class SleepReport(Recorded, ClientRequest, table=True):
@@ -36,12 +45,12 @@ class SleepReport(Recorded, ClientRequest, table=True):
 class SleepReportCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    patient_id: int
+    patient_id: RecordId
     night_of: PlausibleDate
     reported_at: PastUtcDatetime
     hours_slept: HoursSlept
     quality: SleepQuality
     awakenings: Awakenings = 0
-    nightmares: bool = False
+    nightmares: Flag = False
     note: Note = ""
     client_key: ClientKey

@@ -8,7 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from models.base import max_length, one_of
 from models.codes import Role
-from models.fields import RequiredShortText, check_text, utc_now
+from models.fields import RecordId, RequiredShortText, check_text, utc_now
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -68,7 +68,7 @@ class StaffCreate(BaseModel):
     display_name: RequiredShortText
     role: Role
     password: str
-    ward_ids: list[int] = PydanticField(default_factory=list)
+    ward_ids: list[RecordId] = PydanticField(default_factory=list)
 
     @field_validator("username")
     @classmethod

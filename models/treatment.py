@@ -8,7 +8,7 @@ from sqlmodel import Field
 
 from models.base import ClientRequest, Recorded, one_of
 from models.codes import TreatmentKind
-from models.fields import ClientKey, Note, PastUtcDatetime, RequiredShortText, ShortText
+from models.fields import ClientKey, Note, PastUtcDatetime, RecordId, RequiredShortText, ShortText
 
 
 class TreatmentEvent(Recorded, ClientRequest, table=True):
@@ -31,7 +31,7 @@ class TreatmentEvent(Recorded, ClientRequest, table=True):
 class TreatmentEventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    patient_id: int
+    patient_id: RecordId
     kind: TreatmentKind
     effective_at: PastUtcDatetime
     name: RequiredShortText

@@ -12,8 +12,11 @@ from models.base import ClientRequest, Recorded, max_length, one_of
 from models.codes import ObservationLevel, Precaution
 from models.fields import (
     ClientKey,
+    Flag,
+    Hour,
+    PastDate,
     PastUtcDatetime,
-    PlausibleDate,
+    RecordId,
     RequiredNote,
     RequiredShortText,
     ShortText,
@@ -47,9 +50,9 @@ class WardCreate(BaseModel):
     code: RequiredShortText
     name: RequiredShortText
     time_zone: str
-    night_start_hour: int = PydanticField(default=22, ge=0, le=23)
-    night_end_hour: int = PydanticField(default=7, ge=0, le=23)
-    shift_start_hours: list[int] = PydanticField(
+    night_start_hour: Hour = 22
+    night_end_hour: Hour = 7
+    shift_start_hours: list[Hour] = PydanticField(
         default_factory=lambda: [7, 15, 23], min_length=1, max_length=4
     )
 
@@ -105,21 +108,29 @@ def display_name(given: str, family: str, preferred: str = "") -> str:
 class PatientCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ward_id: int
+    ward_id: RecordId
     mrn: str
     family_name: RequiredShortText
     given_name: RequiredShortText
     preferred_name: ShortText = ""
     room: str
     bed: str = ""
-    birth_date: PlausibleDate
+    birth_date: PastDate
     admitted_at: PastUtcDatetime
     precautions: list[Precaution] = PydanticField(default_factory=list)
-    substance_use_program: bool = False
+    substance_use_program: Flag = False
 
-    @field_validator("mrn", "room", "bed")
+    @field_validator("mrn", "room")
     @classmethod
-    def _short_code(cls, value: str) -> str:
+    def _required_code(cls, value: str) -> str:
+        value = check_text(value, 20)
+        if not value:
+            raise ValueError("is required")
+        return value
+
+    @field_validator("bed")
+    @classmethod
+    def _bed(cls, value: str) -> str:
         return check_text(value, 20)
 
     @field_validator("precautions")
@@ -145,7 +156,7 @@ class LevelChange(Recorded, ClientRequest, table=True):
 class LevelChangeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    patient_id: int
+    patient_id: RecordId
     level: ObservationLevel
     effective_at: PastUtcDatetime
     ordered_by: RequiredShortText

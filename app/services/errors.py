@@ -17,6 +17,12 @@ FIELD_LABELS = {
     "moas_physical": "MOAS physical aggression",
     "client_key": "Form key",
     "mrn": "MRN",
+    "ended_at": "End time",
+    "face_to_face_at": "Face-to-face evaluation time",
+    "guardian_notified_at": "Guardian notice time",
+    "patient_id": "Patient",
+    "ward_id": "Ward",
+    "session_id": "Group",
 }
 
 
@@ -68,6 +74,10 @@ def explain(error: ValidationError) -> InvalidInput:
             message = "is not a field of this form"
         elif item["type"] == "missing":
             message = "is required"
+        elif item["type"].startswith(("string_", "int_", "bool_", "greater_than", "less_than")):
+            # pydantic's own wording ("String should have ..."): keep its substance, lower-cased.
+            message = message[0].lower() + message[1:]
+            message = message.removeprefix("input ").removeprefix("string ")
         if fields:
             problems.append(f"{label(fields[-1])} {message}.")
         else:

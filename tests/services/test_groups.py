@@ -266,7 +266,7 @@ def test_an_entry_for_another_group_or_an_empty_form_is_refused(ward, clock):
     assert refused.value.problems == [
         f"{ward.patients[1].display_name}: This entry is for another group."
     ]
-    with pytest.raises(InvalidInput, match="Row 1: Patient id"):
+    with pytest.raises(InvalidInput, match="Row 1: Patient is required"):
         record_attendance_batch(ward.db, ward.tech, group.id, [{"attendance": "refused"}])
     with pytest.raises(InvalidInput, match="Mark at least one patient"):
         record_attendance_batch(ward.db, ward.tech, group.id, [])

@@ -196,7 +196,7 @@ def test_an_end_before_the_start_or_a_debrief_before_the_end_is_refused(ward, cl
         )
     with pytest.raises(InvalidInput, match="after the episode has ended"):
         update_restraint(ward.db, ward.nurse, episode.id, {"debrief": "Too early"})
-    with pytest.raises(InvalidInput, match="Ended at is in the future"):
+    with pytest.raises(InvalidInput, match="End time is in the future"):
         update_restraint(
             ward.db, ward.nurse, episode.id, {"ended_at": clock() + timedelta(minutes=30)}
         )
