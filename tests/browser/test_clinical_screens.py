@@ -312,8 +312,10 @@ def test_a_nurse_amends_a_check_from_a_prefilled_form(phone: Page, demo_ward: De
     ).entries[0]
     sign_in(phone, demo_ward, "nurse")
     go(phone, f"/patients/{patient}")
-    expect(phone.get_by_role("checkbox", name="Checks")).to_be_visible(timeout=SHOWN_MS)
-    reveal(phone, phone.get_by_role("checkbox", name="Checks")).click()
+    expect(phone.get_by_role("button", name="Check-in")).to_be_visible(timeout=SHOWN_MS)
+    checks_only = reveal(phone, phone.get_by_role("checkbox", name="Checks"))
+    checks_only.click()
+    expect(checks_only).to_be_checked()
     reveal(phone, phone.get_by_role("button", name="Amend or void")).click()
     phone.get_by_role("menuitem", name="Amend").click()
     anxious = phone.get_by_role("checkbox", name="Anxious")
