@@ -135,20 +135,32 @@ def _build_check_in(
     now: datetime,
     replacing: int | None = None,
 ) -> CheckIn:
+    # One patient's checks are written one at a time (PostgreSQL; SQLite's BEGIN IMMEDIATE
+    # already serialises writers), so two devices cannot both pass the duplicate guard.
+    session.exec(select(Patient.id).where(Patient.id == patient.id).with_for_update()).one()
     # An amendment (`replacing`) is not a duplicate of the check it replaces.
-    previous = last_check(
-        session,
-        patient.id,
-        before=data.observed_at + timedelta(microseconds=1),
-        excluding=replacing,
+    nearby = select(CheckIn).where(
+        CheckIn.patient_id == patient.id,
+        current(CheckIn),
+        CheckIn.observed_at > data.observed_at - DUPLICATE_WINDOW,
+        CheckIn.observed_at < data.observed_at + DUPLICATE_WINDOW,
     )
-    if previous is not None and data.observed_at - previous.observed_at < DUPLICATE_WINDOW:
-        seen_by = session.get(Staff, previous.recorded_by)
-        local = previous.observed_at.astimezone(session.get(Ward, patient.ward_id).zone)
+    if replacing is not None:
+        nearby = nearby.where(CheckIn.id != replacing)
+    duplicate = session.exec(nearby.limit(1)).first()
+    if duplicate is not None:
+        seen_by = session.get(Staff, duplicate.recorded_by)
+        local = duplicate.observed_at.astimezone(session.get(Ward, patient.ward_id).zone)
         raise Conflict(
             f"{patient.display_name} was already checked at {local:%H:%M} by "
             f"{seen_by.display_name if seen_by else 'another user'}."
         )
+    previous = last_check(
+        session,
+        patient.id,
+        before=data.observed_at,
+        excluding=replacing,
+    )
     due = due_after(
         session, patient.id, previous.observed_at if previous else None, data.observed_at
     )

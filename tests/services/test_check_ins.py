@@ -189,3 +189,10 @@ def test_routine_check_at_night_is_asleep_in_own_room(ward, clock):
         ward.db, ward.tech, {"patient_id": patient.id, "observed_at": clock(), "client_key": key()}
     )
     assert (routine.location, routine.status) == ("own_room", "asleep")
+
+
+def test_a_late_entered_check_just_before_another_is_a_duplicate_too(ward, clock):
+    patient = ward.patients[0]
+    record_check_in(ward.db, ward.tech, check(patient.id, clock()))
+    with pytest.raises(Conflict, match="already checked"):
+        record_check_in(ward.db, ward.nurse, check(patient.id, clock() - timedelta(seconds=30)))
