@@ -27,14 +27,24 @@ from app.services.ward_time import day_bounds, local_date
 from models import (
     AuditEvent,
     CheckIn,
+    CheckInCreate,
     GroupAttendance,
+    GroupAttendanceCreate,
     GroupSession,
+    GroupSessionCreate,
     Incident,
+    IncidentCreate,
     LevelChange,
+    LevelChangeCreate,
     Patient,
+    PatientCreate,
     RestraintEpisode,
+    RestraintEpisodeCreate,
+    RestraintProgress,
     SleepReport,
+    SleepReportCreate,
     TreatmentEvent,
+    TreatmentEventCreate,
     Ward,
 )
 from models.codes import ObservationLevel, Role, TreatmentKind
@@ -389,3 +399,27 @@ def trend(session, ward: Ward, patient: Patient) -> dict[str, tuple[float, float
     after = [r.hours_slept for r in reports if 0 <= (r.night_of - changed_on).days < 14]
     result["sleep_hours"] = [mean(before), mean(after)]
     return {key: (values[0], values[1]) for key, values in result.items()}
+
+
+INPUT_MODELS = (
+    (Patient, PatientCreate),
+    (LevelChange, LevelChangeCreate),
+    (CheckIn, CheckInCreate),
+    (SleepReport, SleepReportCreate),
+    (GroupSession, GroupSessionCreate),
+    (GroupAttendance, GroupAttendanceCreate),
+    (Incident, IncidentCreate),
+    (RestraintEpisode, RestraintEpisodeCreate),
+    (RestraintEpisode, RestraintProgress),
+    (TreatmentEvent, TreatmentEventCreate),
+)
+
+
+@pytest.mark.parametrize(("table", "form"), INPUT_MODELS, ids=lambda model: model.__name__)
+def test_every_demo_record_would_pass_the_form_that_enters_it(db, demo, clock, table, form):
+    with db.reading() as session:
+        rows = session.exec(select(table)).all()
+    assert rows
+    for row in rows:
+        sent = {name: getattr(row, name) for name in form.model_fields}
+        form.model_validate(sent, context={"now": clock()})
