@@ -35,7 +35,7 @@ def _address(settings: Settings) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from app.demo import DemoAlreadyLoaded, fill_demo_ward
+    from app.demo import DemoAlreadyLoaded, DemoRefused, fill_demo_ward
 
     settings = get_settings()
     db = open_database(settings)
@@ -43,7 +43,11 @@ def _demo(args: argparse.Namespace) -> int:
         summary = fill_demo_ward(db)
         print("\n".join(summary.lines()))
     except DemoAlreadyLoaded as already:
-        print(already)
+        # Running the README's first command again just serves the ward it filled before.
+        print(already.message)
+    except DemoRefused as refused:
+        print(refused.message, file=sys.stderr)
+        return 1
     finally:
         db.dispose()
     if args.serve:

@@ -80,3 +80,30 @@ def test_tls_writes_a_ca_and_a_server_certificate(workdir, capsys):
     assert main(["tls", "rounds.ward.test", "127.0.0.1", "--out", str(workdir / "tls")]) == 0
     assert (workdir / "tls" / "rounds-ca.pem").exists()
     assert "tls_certfile" in capsys.readouterr().out
+
+
+def test_demo_fills_once_and_refuses_other_data(workdir, capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "demo-tech-pass" in out and "246810" in out
+    assert main(["demo"]) == 0  # the README's first command can be run again
+    assert "already" in capsys.readouterr().out
+    assert main(["audit", "verify"]) == 0
+
+
+def test_demo_refuses_a_database_with_real_data(workdir, capsys):
+    main(
+        [
+            "create-user",
+            "ward.admin",
+            "--display-name",
+            "Ward Admin",
+            "--role",
+            "admin",
+            "--password",
+            "a long enough passphrase",
+        ]
+    )
+    capsys.readouterr()
+    assert main(["demo"]) == 1
+    assert capsys.readouterr().err.strip()
