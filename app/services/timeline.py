@@ -74,6 +74,7 @@ _GROUP_NAMES = {
     "community_meeting": "community meeting",
     "twelve_step": "12-step meeting",
     "psychoeducation": "psychoeducation group",
+    "process_group": "process group",
 }
 
 

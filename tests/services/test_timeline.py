@@ -398,3 +398,12 @@ def test_a_tampered_cursor_or_page_size_is_refused(ward):
         timeline_for(ward.db, ward.tech, patient.id, limit=0)
     with pytest.raises(InvalidInput, match="time zone"):
         timeline_for(ward.db, ward.tech, patient.id, start=datetime(2026, 11, 1))
+
+
+def test_every_group_type_has_a_name_without_a_doubled_word():
+    from app.services.timeline import group_name
+    from models.codes import GroupType
+
+    for group_type in GroupType:
+        name = group_name(group_type.value)
+        assert "group group" not in name and name.strip() == name and name
