@@ -89,6 +89,12 @@ class WardSession:
         self.phase = Phase.active
         self.touch()
 
+    def change_ward(self) -> None:
+        """Go back to choosing a ward (staff on several wards), keeping the sign-in."""
+        if self.phase == Phase.active:
+            self.phase = Phase.choosing_ward
+            self.touch()
+
     def touch(self) -> None:
         """The user did something. A locked screen's taps do not count: only the PIN does."""
         if self.phase in (Phase.active, Phase.choosing_ward):

@@ -161,7 +161,8 @@ class WardApp:
                 )
             )
         elif phase == Phase.locked:
-            self._leave_screen()
+            # The route is remembered: unlocking returns to the same screen, form and all.
+            self._leave_screen(forget_route=False)
             self._show_lock()
         else:
             self._render_route()
@@ -181,11 +182,12 @@ class WardApp:
         )
         page.update()
 
-    def _leave_screen(self) -> None:
+    def _leave_screen(self, *, forget_route: bool = True) -> None:
         if self.ctx is not None:
             self.ctx.leave()
             self.ctx = None
-        self.rendered_route = None
+        if forget_route:
+            self.rendered_route = None
 
     def _show_lock(self) -> None:
         # Only the user's name and the PIN pad: every patient control is dropped from the page.
@@ -440,8 +442,7 @@ class WardApp:
         await self._navigate(route)
 
     async def _switch_ward(self, _: ft.Event) -> None:
-        self._leave_screen()
-        self.session.phase = Phase.choosing_ward
+        self.session.change_ward()
         self.render()
 
     def _unsubscribe(self) -> None:

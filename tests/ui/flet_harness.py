@@ -92,7 +92,16 @@ class Harness:
         """The control a Semantics wrapper labels `label` (what a screen reader calls it)."""
         wrappers = self.find(lambda c: isinstance(c, ft.Semantics) and c.label == label)
         assert wrappers, f"no control labelled {label!r}; labels: {self.labels()}"
-        return wrappers[0].content
+        # What a tap on it reaches: the wrapped control, or the nearest ancestor that listens.
+        parents = {}
+        for control in self.controls():
+            for child in _children(control):
+                parents[id(child)] = control
+        control = wrappers[0].content
+        while control is not None and getattr(control, "on_click", None) is None:
+            control = parents.get(id(control))
+        assert control is not None, f"nothing handles a tap on {label!r}"
+        return control
 
     def labels(self) -> list[str]:
         return [c.label for c in self.controls() if isinstance(c, ft.Semantics) and c.label]
@@ -116,28 +125,44 @@ class Harness:
             await asyncio.sleep(0.02)
 
 
+def _children(control: BaseControl) -> Iterator[BaseControl]:
+    for field in dataclasses.fields(control):
+        if field.name.startswith("_") or field.name in ("parent", "page"):
+            continue
+        value = getattr(control, field.name, None)
+        if isinstance(value, BaseControl):
+            yield value
+        elif isinstance(value, list):
+            yield from (item for item in value if isinstance(item, BaseControl))
+
+
 def walk(items) -> Iterator[BaseControl]:
     for item in items:
         if isinstance(item, BaseControl):
             yield item
-            for field in dataclasses.fields(item):
-                if field.name.startswith("_") or field.name in ("parent", "page"):
-                    continue
-                value = getattr(item, field.name, None)
-                if isinstance(value, BaseControl):
-                    yield from walk([value])
-                elif isinstance(value, list):
-                    yield from walk(value)
+            yield from walk(list(_children(item)))
 
 
-async def start(main, *, width: float = 390, height: float = 844, route: str = "/") -> Harness:
-    """A new session of `main`, as a phone-sized browser would open it."""
+async def start(
+    main,
+    *,
+    width: float = 390,
+    height: float = 844,
+    route: str = "/",
+    hub: PubSubHub | None = None,
+) -> Harness:
+    """A new session of `main`, as a phone-sized browser would open it (sessions of one
+    server process share `hub`)."""
     loop = asyncio.get_running_loop()
-    hub = PubSubHub(loop=loop, executor=None)
+    hub = hub or PubSubHub(loop=loop, executor=None)
     browser = FakeBrowser(loop, hub)
     session = Session(browser)
     browser.session = session
     session.page.width, session.page.height, session.page.route = width, height, route
+    # The register-client answer: the first full page patch, which indexes the page's tree
+    # (client calls such as scroll_to are answered only for indexed controls).
+    # Encoded like every message: the encoder takes the snapshots later diffs compare with.
+    msgpack.packb(session.get_page_patch(), default=_encode)
     await main(session.page)
     await session.after_event(session.page)
     return Harness(session, browser)

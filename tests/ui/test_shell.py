@@ -6,6 +6,7 @@ from datetime import timedelta
 import flet as ft
 import pytest
 from flet.messaging.protocol import MessageAction
+from flet.pubsub.pubsub_hub import PubSubHub
 from sqlmodel import func, select
 
 from app.config import Settings
@@ -178,5 +179,112 @@ def test_a_long_idle_ends_the_session_back_to_sign_in(ward, minutes):
         assert app.session.phase == Phase.signed_out
         assert harness.button("Sign in")
         assert not any(p.display_name in " ".join(harness.texts()) for p in ward.patients)
+
+    run(scenario)
+
+
+def test_a_check_saved_in_another_session_refreshes_this_one_at_once(ward, monkeypatch):
+    # Slow the shell's own polling right down: only the pub/sub message can refresh in time.
+    monkeypatch.setattr(shell, "TICK_SECONDS", 60)
+    name = ward.patients[0].display_name
+
+    async def scenario():
+        hub = PubSubHub(loop=asyncio.get_running_loop(), executor=None)
+        sessions = []
+        for _ in range(2):
+            made: dict[str, WardApp] = {}
+
+            async def main(page: ft.Page, made=made) -> None:
+                made["app"] = WardApp(page, ward.db, SETTINGS, clock=Seconds())
+                await made["app"].start()
+
+            harness = await start(main, hub=hub)
+            await sign_in(harness, ward.tech.username)
+            sessions.append(harness)
+        here, there = sessions
+        assert not any("just now by" in text for text in there.texts())
+
+        await here.click(here.by_semantics(f"Routine check for {name}"))
+        await there.until(lambda: any("just now by" in text for text in there.texts()), 1.0)
+
+    run(scenario)
+
+
+def test_the_ward_night_hours_switch_the_look_and_the_toggle_overrides(ward, clock):
+    clock.advance(hours=11)  # 23:00 on the ward: night
+
+    async def scenario():
+        harness, app = await open_app(ward, Seconds())
+        await sign_in(harness, ward.tech.username)
+        assert harness.page.theme_mode == ft.ThemeMode.DARK
+        assert "Day mode" in harness.labels()
+
+        await harness.click(harness.by_semantics("Day mode"))
+        assert harness.page.theme_mode == ft.ThemeMode.LIGHT
+
+        clock.advance(hours=9)  # 08:00: the ward's day starts, automatic again
+        app._update_night()
+        assert app.night is False and app.night_override is None
+
+    run(scenario)
+
+
+def test_a_late_full_check_in_asks_why_and_keeps_the_form(ward, clock):
+    clock.advance(minutes=15)  # the patients' first checks are now overdue
+    patient = ward.patients[1]
+
+    async def scenario():
+        harness, _ = await open_app(ward, Seconds())
+        await sign_in(harness, ward.tech.username)
+        await harness.click(
+            harness.by_semantics(f"{patient.display_name}, room {patient.room}: open check-in")
+        )
+        await harness.until(lambda: "Why is this check late?" in harness.texts())
+        await harness.click(harness.by_semantics("Dining room"))
+        await harness.click(harness.by_semantics("Eating"))
+        await harness.click(harness.button("Save check"))
+        assert any("Choose why this check is late." in text for text in harness.texts())
+        assert checks(ward) == 0
+
+        await harness.click(harness.by_semantics("In the bathroom"))
+        await harness.click(harness.button("Save check"))
+        await harness.until(lambda: checks(ward) == 1)
+        with ward.db.reading() as session:
+            saved = session.exec(select(CheckIn)).one()
+        assert (saved.location, saved.status, saved.late_reason) == (
+            "dining",
+            "eating",
+            "patient_in_bathroom",
+        )
+        assert saved.late
+
+    run(scenario)
+
+
+def test_unlocking_returns_to_the_open_check_in_as_it_was(ward):
+    issue_pin(ward.db, CONSOLE, ward.tech.staff_id, pin=PIN)
+    seconds = Seconds()
+    patient = ward.patients[2]
+
+    async def scenario():
+        harness, app = await open_app(ward, seconds)
+        await sign_in(harness, ward.tech.username)
+        await harness.click(
+            harness.by_semantics(f"{patient.display_name}, room {patient.room}: open check-in")
+        )
+        await harness.until(lambda: "Where" in harness.texts())
+        await harness.click(harness.by_semantics("Hallway"))
+
+        seconds.now += 3 * 60
+        await app._tick()
+        assert "Where" not in harness.texts()
+        for digit in PIN:
+            await harness.click(harness.by_semantics(f"PIN digit {digit}"))
+
+        await harness.until(lambda: "Where" in harness.texts())
+        hallway = next(
+            c for c in harness.controls() if isinstance(c, ft.Semantics) and c.label == "Hallway"
+        )
+        assert hallway.selected
 
     run(scenario)
