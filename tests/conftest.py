@@ -65,7 +65,8 @@ def _empty_postgres(url: str) -> None:
             row[0]
             for row in connection.execute(
                 text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                    "SELECT tablename FROM pg_tables "
+                    "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
                 )
             )
         ]

@@ -1,5 +1,6 @@
 """The ward's clock: local days, nights and shifts in the ward's IANA zone, stored in UTC."""
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -65,7 +66,7 @@ def shift_at(ward: Ward, moment: datetime) -> Shift:
         for index, hour in enumerate(hours):
             starts.append((local_to_utc(ward, day, hour), names[index]))
     starts.sort()
-    for (start, name), (next_start, _) in zip(starts, starts[1:], strict=False):
+    for (start, name), (next_start, _) in itertools.pairwise(starts):
         if start <= moment < next_start:
             return Shift(name, start, next_start)
     raise AssertionError("a moment always falls in a shift")
