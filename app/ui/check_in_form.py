@@ -31,6 +31,8 @@ class CheckInForm:
     anxiety: int | None = None
     note: str = ""
     late_reason: LateReason | None = None
+    # The patient could not be seen (refused, off unit...): only the reason is recorded.
+    missed: bool = False
     # Whether anything was changed since the sheet opened (a draft is worth keeping).
     touched: bool = False
 
@@ -71,6 +73,8 @@ class CheckInForm:
     def missing(self) -> list[str]:
         """What must still be chosen before saving, in the screen's words."""
         problems = []
+        if self.missed:
+            return [] if self.late_reason else ["Choose why the patient was not seen."]
         if self.location is None:
             problems.append("Choose where the patient is.")
         if self.status is None:
@@ -78,7 +82,16 @@ class CheckInForm:
         return problems
 
     def as_request(self) -> dict[str, Any]:
-        """The form as `record_check_in` takes it."""
+        """The form as `record_check_in` takes it (a missed check carries only its reason)."""
+        if self.missed:
+            return {
+                "patient_id": self.patient_id,
+                "observed_at": self.observed_at,
+                "missed": True,
+                "late_reason": self.late_reason,
+                "note": self.note,
+                "client_key": self.client_key,
+            }
         return {
             "patient_id": self.patient_id,
             "observed_at": self.observed_at,
@@ -109,6 +122,7 @@ class CheckInForm:
             "anxiety": self.anxiety,
             "note": self.note,
             "late_reason": self.late_reason,
+            "missed": self.missed,
         }
 
     @classmethod
@@ -129,11 +143,12 @@ class CheckInForm:
             anxiety=_score(fields.get("anxiety")),
             note=str(fields.get("note") or ""),
             late_reason=_code(LateReason, fields.get("late_reason")),
+            missed=fields.get("missed") is True,
             touched=True,
         )
 
 
-_FIELDS = {"location", "status", "affect", "mood", "anxiety", "note", "late_reason"}
+_FIELDS = {"location", "status", "affect", "mood", "anxiety", "note", "late_reason", "missed"}
 
 
 def _code(enum, value):

@@ -99,3 +99,16 @@ def test_a_draft_with_unknown_codes_asks_again():
     )
     back = CheckInForm.from_draft(draft)
     assert back.location is None and back.mood is None
+
+
+def test_a_missed_check_records_only_its_reason():
+    form = CheckInForm.open(5, NOW - timedelta(minutes=1), check())
+    form.set("missed", True)
+    assert form.missing() == ["Choose why the patient was not seen."]
+    form.set("late_reason", LateReason.off_unit)
+    made = form.to_create(NOW)
+    assert made.missed and made.late_reason == LateReason.off_unit
+    # The pre-filled observations were not made this time: none is recorded.
+    assert (made.location, made.status, made.behaviours, made.affect) == (None, None, [], None)
+    form.set("missed", False)
+    assert form.to_create(NOW).location == Location.day_room

@@ -288,3 +288,25 @@ def test_unlocking_returns_to_the_open_check_in_as_it_was(ward):
         assert hallway.selected
 
     run(scenario)
+
+
+def test_a_patient_not_seen_is_recorded_as_missed_with_the_reason(ward):
+    patient = ward.patients[0]
+
+    async def scenario():
+        harness, _ = await open_app(ward, Seconds())
+        await sign_in(harness, ward.tech.username)
+        await harness.click(
+            harness.by_semantics(f"{patient.display_name}, room {patient.room}: open check-in")
+        )
+        await harness.until(lambda: "Where" in harness.texts())
+        await harness.click(harness.by_semantics("Not seen (missed)"))
+        assert "Why was the patient not seen?" in harness.texts()
+        await harness.click(harness.by_semantics("Off unit"))
+        await harness.click(harness.button("Save check"))
+        await harness.until(lambda: checks(ward) == 1)
+        with ward.db.reading() as session:
+            saved = session.exec(select(CheckIn)).one()
+        assert (saved.missed, saved.late_reason, saved.location) == (True, "off_unit", None)
+
+    run(scenario)

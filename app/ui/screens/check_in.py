@@ -54,6 +54,7 @@ def _forms(ctx: ScreenContext) -> dict[int, CheckInForm]:
 
 
 class Section(StrEnum):
+    seen = "seen"
     late = "late"
     location = "location"
     status = "status"
@@ -220,6 +221,8 @@ class CheckInSheet:
         self.sections = {section: ft.Container() for section in Section}
         for section in Section:
             self._draw(section)
+            if section not in (Section.seen, Section.late):
+                self.sections[section].visible = not form.missed
         note = ft.TextField(
             label="Note (optional)",
             value=form.note,
@@ -233,6 +236,7 @@ class CheckInSheet:
         self.body.controls = [
             self._header(),
             self.problem,
+            self.sections[Section.seen],
             self.sections[Section.late],
             self.sections[Section.location],
             self.sections[Section.status],
@@ -272,10 +276,17 @@ class CheckInSheet:
     def _draw(self, section: Section) -> None:
         form = self.form
         container = self.sections[section]
-        if section == Section.late:
-            container.visible = self.late
+        if section == Section.seen:
             container.content = self._choices(
-                "Why is this check late?",
+                "Patient",
+                {False: "Seen", True: "Not seen (missed)"},
+                lambda missed: form.missed == missed,
+                lambda missed: self._set_missed(missed),
+            )
+        elif section == Section.late:
+            container.visible = self.late or form.missed
+            container.content = self._choices(
+                "Why was the patient not seen?" if form.missed else "Why is this check late?",
                 {code: label for code, label in LATE_REASONS.items()},
                 lambda code: form.late_reason == code,
                 lambda code: self._set("late_reason", code, Section.late),
@@ -375,6 +386,22 @@ class CheckInSheet:
         self.form.set(name, value)
         self._changed(section)
 
+    def _set_missed(self, missed: bool) -> None:
+        self.form.set("missed", missed)
+        # A missed check records no observations: hide them (they stay in the form).
+        for section in (
+            Section.location,
+            Section.status,
+            Section.behaviours,
+            Section.mood,
+            Section.anxiety,
+            Section.affect,
+        ):
+            self.sections[section].visible = not missed
+        self._draw(Section.late)
+        self._changed(Section.seen)
+        self.page.update()
+
     def _toggle_behaviour(self, code) -> None:
         self.form.toggle_behaviour(code)
         self._changed(Section.behaviours)
@@ -434,7 +461,7 @@ class CheckInSheet:
         if form is None or self.saving:
             return  # a double tap on Save
         missing = form.missing()
-        if self.late and form.late_reason is None:
+        if self.late and form.late_reason is None and not form.missed:
             missing.insert(0, "Choose why this check is late.")
         if missing:
             self._say(" ".join(missing))
