@@ -166,6 +166,7 @@ def open_sheet(name: str, room: str) -> str:
 
 def shoot(page: Page, name: str, corner: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
+    page.mouse.move(1, 1)  # no hover highlight on the picture
     png = wait_until_painted(page, corner)
     (SCREENSHOTS / f"technician-{name}.png").write_bytes(png)
 

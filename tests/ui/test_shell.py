@@ -1,6 +1,7 @@
 """The app shell with real Flet controls and a real database, without a browser."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import flet as ft
@@ -32,8 +33,13 @@ class Seconds:
 
 
 def run(scenario):
-    """Run an async scenario on a fresh event loop (handlers need one, as in the server)."""
-    return asyncio.run(scenario())
+    """Run an async scenario on a fresh event loop (handlers need one, as in the server).
+
+    In its own thread: Playwright's sync API keeps a loop running in the main thread when the
+    browser tests ran earlier in the same pytest process.
+    """
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, scenario()).result()
 
 
 async def open_app(ward, seconds: Seconds, **size) -> tuple[Harness, WardApp]:

@@ -1,6 +1,7 @@
 """The rounds screen: every patient, most urgent first, with a one-tap routine check."""
 
 import logging
+from datetime import timedelta
 
 import flet as ft
 
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 NOT_SAVED = "Not saved: the records did not answer. Tap Retry."
 ROUTINE_WIDTH = 148
+DEADLINE_WARNING = timedelta(hours=1)
 
 
 def build_rounds(ctx: ScreenContext) -> ft.Control:
@@ -269,16 +271,20 @@ class RoundsScreen:
         ]
         for deadline in row.deadlines:
             text, passed = deadline_line(deadline, now)
+            # Only a deadline that is near (or gone) is coloured: three red timers for a day
+            # ahead would teach the eye to ignore red.
+            soon = deadline.due_at - now <= DEADLINE_WARNING
+            colour = colors.overdue if passed else colors.due if soon else colors.muted
             lines.append(
                 ft.Row(
                     spacing=6,
                     controls=[
-                        ft.Icon(ft.Icons.TIMER_OUTLINED, size=20, color=colors.overdue),
+                        ft.Icon(ft.Icons.TIMER_OUTLINED, size=20, color=colour),
                         ft.Text(
                             text,
                             size=16,
-                            weight=ft.FontWeight.W_700 if passed else ft.FontWeight.W_500,
-                            color=colors.overdue if passed else colors.text,
+                            weight=ft.FontWeight.W_700 if passed or soon else ft.FontWeight.W_500,
+                            color=colour if passed or soon else colors.text,
                         ),
                     ],
                 )
