@@ -1,8 +1,12 @@
-"""The `rounds` command: serve the app, fill a demo ward, migrate, manage accounts, check audit."""
+"""The `rounds` command: serve the app, fill a demo ward, migrate, manage accounts, check audit,
+compare a patient before and after a treatment change, export a patient's record."""
 
 import argparse
 import getpass
+import os
 import sys
+from datetime import date, timedelta
+from pathlib import Path
 
 from app.config import Settings, get_settings
 
@@ -124,6 +128,126 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+class ConsoleRefusal(Exception):
+    """A console command that cannot go on, with the message to print."""
+
+
+def _acting(db, username: str):
+    """The staff account a console command acts as, so its reads are audited under a person.
+
+    The console is trusted like the database file itself, so no password is asked; the
+    account must be active and the services still check its role and wards.
+    """
+    from sqlmodel import select
+
+    from app.services.access import Actor
+    from models import Staff
+
+    with db.reading() as session:
+        staff = session.exec(select(Staff).where(Staff.username == username.lower())).first()
+    if staff is None or not staff.active:
+        raise ConsoleRefusal(f"No active account named {username!r}.")
+    return Actor(staff.id, staff.username)
+
+
+def _patient(db, mrn: str):
+    from sqlmodel import select
+
+    from models import Patient, Ward
+
+    with db.reading() as session:
+        patient = session.exec(select(Patient).where(Patient.mrn == mrn.strip())).first()
+        if patient is None:
+            raise ConsoleRefusal(f"No patient with MRN {mrn!r}.")
+        return patient, session.get(Ward, patient.ward_id)
+
+
+def _effect(args: argparse.Namespace) -> int:
+    from app.services.effect import compare_around, p_text
+    from app.services.errors import ServiceError
+
+    db = open_database(get_settings())
+    try:
+        patient, ward = _patient(db, args.mrn)
+        comparison = compare_around(
+            db, _acting(db, args.acting), patient.id, event_id=args.event, days=args.days
+        )
+    except (ConsoleRefusal, ServiceError) as refused:
+        print(getattr(refused, "message", str(refused)), file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    when = comparison.event.effective_at.astimezone(ward.zone)
+    print(f"{patient.display_name} (MRN {patient.mrn}), {ward.name}")
+    event = comparison.event
+    print(f"Treatment change #{event.id}: {comparison.event_label}, {when:%a %d %b %Y %H:%M}")
+    print(
+        f"{comparison.days} days before ({comparison.before_first:%d %b} to "
+        f"{comparison.before_last:%d %b}) against after ({comparison.after_first:%d %b} to "
+        f"{comparison.after_last:%d %b}); the day of the change counts on neither side.\n"
+    )
+    print(
+        f"{'Measure':<42} {'Before':>8} {'After':>8} {'Change':>8}  {'95% interval':<17} {'p':>6}"
+    )
+    for row in comparison.measures:
+        shown = [
+            f"{row.before.mean:8.2f}" if row.before.mean is not None else f"{'-':>8}",
+            f"{row.after.mean:8.2f}" if row.after.mean is not None else f"{'-':>8}",
+            f"{row.change:+8.2f}" if row.change is not None else f"{'-':>8}",
+        ]
+        interval = (
+            f"{row.interval_low:+.2f} to {row.interval_high:+.2f}"
+            if row.interval_low is not None
+            else "-"
+        )
+        p_value = p_text(row.p_value) if row.p_value is not None else "-"
+        print(f"{row.label:<42} {' '.join(shown)}  {interval:<17} {p_value}")
+    print("\nValues are means of daily values; group participation is a share (0-1), incidents")
+    print("are per day. The change is after minus before.\n")
+    for row in comparison.measures:
+        print(f"- {row.sentence}")
+    print(f"\n{comparison.caveat}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from app.services.errors import ServiceError
+    from app.services.exports import MAX_DAYS, export_patient
+    from app.services.ward_time import local_date
+
+    out = Path(args.out)
+    db = open_database(get_settings())
+    try:
+        patient, ward = _patient(db, args.mrn)
+        actor = _acting(db, args.acting)
+        until = patient.discharged_at or db.clock()
+        end = args.to or local_date(ward, until)
+        start = args.start or max(
+            local_date(ward, patient.admitted_at), end - timedelta(days=MAX_DAYS - 1)
+        )
+        if out.exists():
+            raise ConsoleRefusal(f"{out} already exists; choose another file name.")
+        content = export_patient(
+            db, actor, patient.id, fmt=args.format, start=start, end=end, via="console"
+        )
+    except (ConsoleRefusal, ServiceError) as refused:
+        print(getattr(refused, "message", str(refused)), file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    # A patient record: readable by the owner only, and never written over another file.
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
+    print(
+        f"Wrote {args.format.upper()} of {patient.display_name} (MRN {patient.mrn}), "
+        f"{start:%d %b %Y} to {end:%d %b %Y}, to {out} ({len(content):,} bytes)."
+    )
+    if patient.substance_use_program:
+        print("This record is protected by 42 CFR Part 2: no redisclosure without consent.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rounds", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -191,6 +315,49 @@ def build_parser() -> argparse.ArgumentParser:
         description="Recompute the audit hash chain and name the first altered or missing row.",
     )
     verify.set_defaults(handler=_audit_verify)
+    effect = command(
+        "effect",
+        "compare a patient before and after a treatment change",
+        "Compare a patient's mood, anxiety, sleep, group participation, incidents and MOAS in "
+        "the days before and after a treatment change (the latest one unless --event is "
+        "given), with a 95%% bootstrap interval and a rank test, in plain words. The read is "
+        "audited under the account named by --as.",
+        _effect,
+    )
+    effect.add_argument("mrn", metavar="MRN", help="the patient's MRN")
+    effect.add_argument(
+        "--as", dest="acting", required=True, metavar="USERNAME",
+        help="the staff account this is done as (it must be on the patient's ward)",
+    )  # fmt: skip
+    effect.add_argument("--event", type=int, metavar="ID", help="treatment change id")
+    effect.add_argument(
+        "--days", type=int, default=7, metavar="N", help="days on each side (3-90, default 7)"
+    )
+    export = command(
+        "export",
+        "export a patient's record as PDF, CSV or FHIR",
+        "Write a patient's record over a date range (ward dates; default the whole stay, up "
+        "to 400 days) as a PDF report, a CSV of the timeline or a FHIR R4 Bundle. The account "
+        "named by --as must have the export permission on the patient's ward (a charge "
+        "nurse); the export is audited under it. The file is created readable by its owner "
+        "only and never written over an existing one.",
+        _export,
+    )
+    export.add_argument("mrn", metavar="MRN", help="the patient's MRN")
+    export.add_argument("--format", required=True, choices=["pdf", "csv", "fhir"])
+    export.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    export.add_argument(
+        "--as", dest="acting", required=True, metavar="USERNAME",
+        help="the staff account this is done as (needs the export permission)",
+    )  # fmt: skip
+    export.add_argument(
+        "--from", dest="start", type=date.fromisoformat, metavar="DATE",
+        help="first ward date, YYYY-MM-DD (default: the admission date)",
+    )  # fmt: skip
+    export.add_argument(
+        "--to", type=date.fromisoformat, metavar="DATE",
+        help="last ward date, YYYY-MM-DD (default: today, or the discharge date)",
+    )  # fmt: skip
     return parser
 
 

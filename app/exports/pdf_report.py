@@ -11,7 +11,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from app.exports.record import PART2_NOTICE, PART2_SHORT, PatientRecord
-from app.services.effect import MeasureComparison, Verdict
+from app.services.effect import MeasureComparison, Verdict, p_text
 from app.services.timeline import words
 from models.codes import RecordKind
 
@@ -422,6 +422,11 @@ def _shown(row: MeasureComparison, value: float | None) -> str:
     return f"{value:.1f}"
 
 
+def _p(p_value: float) -> str:
+    shown = p_text(p_value)
+    return shown if shown.startswith("<") else f"= {shown}"
+
+
 VERDICTS = {
     Verdict.better: "Better",
     Verdict.worse: "Worse",
@@ -459,7 +464,7 @@ def _before_after(pdf: _Report) -> None:
                 f"{_shown(row, row.before.mean)} ({row.before.days} d)",
                 f"{_shown(row, row.after.mean)} ({row.after.days} d)",
                 change,
-                "-" if row.p_value is None else f"p = {row.p_value:.3f}",
+                "-" if row.p_value is None else f"p {_p(row.p_value)}",
                 VERDICTS[row.verdict],
             ]
         )

@@ -253,6 +253,11 @@ def rank_test(before: list[float], after: list[float]) -> float:
     return min(1.0, erfc(z / sqrt(2)))
 
 
+def p_text(p_value: float) -> str:
+    """A p-value as a report prints it: "< 0.001", "0.0501", "1"."""
+    return "< 0.001" if p_value < 0.001 else f"{p_value:.3g}"
+
+
 def bootstrap_interval(
     before: list[float], after: list[float], *, resamples: int = BOOTSTRAP_RESAMPLES
 ) -> tuple[float, float]:

@@ -93,3 +93,17 @@ def open_filled_demo(
         ward_id=ward_id,
     )
     db.dispose()
+
+
+def console_demo(tmp_path, monkeypatch) -> Database:
+    """A short demo ward in a SQLite file the `rounds` command is pointed at, on the real
+    clock as the command runs; the caller disposes of the returned database."""
+    from app.cli import open_database
+    from app.config import get_settings
+
+    monkeypatch.setenv("ROUNDS_DATABASE_URL", f"sqlite:///{tmp_path}/rounds.db")
+    monkeypatch.setenv("ROUNDS_SECRET_FILE", str(tmp_path / "secret.key"))
+    get_settings.cache_clear()
+    db = open_database(get_settings())
+    fill_demo_ward(db, days=3)
+    return db

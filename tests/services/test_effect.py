@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
+from app.cli import main
+from app.config import get_settings
 from app.services import effect
 from app.services.check_ins import record_check_in
 from app.services.corrections import void_record
@@ -19,10 +21,10 @@ from app.services.effect import (
 from app.services.errors import InvalidInput, NotAllowed, NotFound
 from app.services.incidents import record_incident
 from app.services.treatment import record_treatment_event
-from models import AuditEvent
+from models import AuditEvent, Staff
 from models.codes import AuditAction, RecordKind
 from tests.factories import Ward, key
-from tests.services.filled_demo import open_filled_demo
+from tests.services.filled_demo import console_demo, open_filled_demo
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -303,3 +305,38 @@ def test_demo_patient_admitted_days_ago_gets_not_enough_data(demo):
     for row in comparison.measures:
         assert "not enough data to say" in row.sentence
         assert "need at least 3 on each side" in row.sentence
+
+
+@pytest.fixture
+def console(tmp_path, monkeypatch):
+    db = console_demo(tmp_path, monkeypatch)
+    yield db
+    db.dispose()
+    get_settings.cache_clear()
+
+
+def test_rounds_effect_prints_the_comparison_for_an_mrn(console, capsys):
+    assert main(["effect", "D0001", "--as", "nurse", "--days", "3"]) == 0
+
+    out = capsys.readouterr().out
+    assert "Avery Demoson (MRN D0001), Demo Ward 4 North" in out
+    assert "Dose changed: sertraline" in out
+    assert "3 days before" in out
+    # Three days of history hold about a day on either side of the change.
+    assert "Mood: not enough data to say" in out
+    with console.reading() as session:
+        row = session.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        nurse = session.exec(select(Staff).where(Staff.username == "nurse")).one()
+    assert (row.action, row.staff_id) == (AuditAction.view, nurse.id)
+    assert row.detail.startswith("effect of treatment #")
+
+
+def test_rounds_effect_refuses_unknown_accounts_patients_and_roles(console, capsys):
+    assert main(["effect", "D0001", "--as", "nobody"]) == 1
+    assert "No active account named 'nobody'." in capsys.readouterr().err
+    assert main(["effect", "D9999", "--as", "nurse"]) == 1
+    assert "No patient with MRN 'D9999'." in capsys.readouterr().err
+    assert main(["effect", "D0001", "--as", "admin"]) == 1
+    assert "Your role does not allow this." in capsys.readouterr().err
+    assert main(["effect", "D0001", "--as", "nurse", "--event", "999999"]) == 1
+    assert "#999999 is not on this patient's record" in capsys.readouterr().err

@@ -11,6 +11,8 @@ from fhir.resources.R4B.bundle import Bundle
 from PIL import Image
 from sqlmodel import func, select
 
+from app.cli import main
+from app.config import get_settings
 from app.exports import pdf_report
 from app.exports.csv_table import COLUMNS, neutralise
 from app.exports.record import PART2_NOTICE
@@ -26,7 +28,7 @@ from app.services.treatment import record_treatment_event
 from models import AuditEvent, CheckIn, Patient, Staff
 from models.codes import AuditAction, RecordKind
 from tests.factories import Ward, key
-from tests.services.filled_demo import open_filled_demo
+from tests.services.filled_demo import console_demo, open_filled_demo
 
 CHICAGO = ZoneInfo("America/Chicago")
 RANGE = {"start": date(2026, 11, 18), "end": date(2026, 11, 20)}
@@ -533,3 +535,50 @@ def test_demo_fhir_bundle_of_d0002_holds_every_current_check(demo):
             )
         ).one()
     assert len(checks) == stored > 600
+
+
+@pytest.fixture
+def console(tmp_path, monkeypatch):
+    db = console_demo(tmp_path, monkeypatch)
+    yield db
+    db.dispose()
+    get_settings.cache_clear()
+
+
+def test_rounds_export_writes_a_private_file_and_audits_the_console(console, tmp_path, capsys):
+    out = tmp_path / "kai.csv"
+
+    code = main(["export", "D0011", "--format", "csv", "--out", str(out), "--as", "charge"])
+
+    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "Wrote CSV of Kai Notreal (MRN D0011)" in printed
+    assert "protected by 42 CFR Part 2" in printed
+    assert out.stat().st_mode & 0o777 == 0o600
+    rows = read_csv(out.read_bytes())
+    assert rows[0] == [PART2_NOTICE] and rows[1] == COLUMNS and len(rows) > 50
+    (audit,) = exports(console)
+    assert audit.detail.endswith(" via console")
+    assert audit.staff_id == console_staff(console, "charge")
+
+
+def test_rounds_export_never_overwrites_and_needs_the_export_permission(console, tmp_path, capsys):
+    taken = tmp_path / "taken.pdf"
+    taken.write_bytes(b"someone else's file")
+    args = ["export", "D0001", "--format", "pdf", "--out"]
+
+    assert main([*args, str(taken), "--as", "charge"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert taken.read_bytes() == b"someone else's file"
+    assert main([*args, str(tmp_path / "new.pdf"), "--as", "tech"]) == 1
+    assert "Your role does not allow this." in capsys.readouterr().err
+    assert not (tmp_path / "new.pdf").exists()
+    assert exports(console) == []
+    week = ["--from", "2026-11-01", "--to", "2026-11-07"]
+    assert main([*args, str(tmp_path / "week.pdf"), "--as", "charge", *week]) == 0
+    assert exports(console)[0].detail == "pdf 2026-11-01..2026-11-07 via console"
+
+
+def console_staff(db, username: str) -> int:
+    with db.reading() as session:
+        return session.exec(select(Staff.id).where(Staff.username == username)).one()
