@@ -127,9 +127,11 @@ class _Builder:
                 )
             }
         else:
-            sleep_state = ASLEEP if row.status == Status.asleep else AWAKE
             value = {"valueCodeableConcept": concept(local("status", row.status))}
-            components.append(component("sleep-state", valueCodeableConcept=concept(sleep_state)))
+            # Asleep or awake is what a night check is for; by day it would say nothing.
+            if self.record.at_night(row.observed_at):
+                state = ASLEEP if row.status == Status.asleep else AWAKE
+                components.append(component("sleep-state", valueCodeableConcept=concept(state)))
             components.append(
                 component("location", valueCodeableConcept=concept(local("location", row.location)))
             )

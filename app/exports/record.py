@@ -65,8 +65,12 @@ class PatientRecord(BaseModel):
     days: list[DayTrend]
     markers: list[Marker]
     nights: list[NightEstimate]
-    # Each night's window in the range (the night that begins on the date), for sleep reports.
+    # Each night's window (the night that begins on the date), from the night before `start`.
     night_windows: dict[date, tuple[datetime, datetime]]
+
+    def at_night(self, moment: datetime) -> bool:
+        """Whether a moment falls in one of the range's night windows."""
+        return any(start <= moment < end for start, end in self.night_windows.values())
     comparison: Comparison | None
     entries: list[TimelineEntry]
     check_ins: list[CheckInRead]

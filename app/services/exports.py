@@ -1,7 +1,7 @@
 """Exports of one patient over a date range: a PDF for paper, a CSV of the timeline, a FHIR R4
 Bundle. Each export is one read snapshot and one audit row (action `export`)."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sqlmodel import Session, select
@@ -97,7 +97,9 @@ def gather(
     low, high = day_bounds(ward, start)[0], day_bounds(ward, end)[1]
     days, markers = read_days(session, ward, patient.id, start, end)
     nights = []
-    windows = {day.day: night_bounds(ward, day.day) for day in days}
+    # The first morning of the range belongs to the night before it.
+    nights_of = [start - timedelta(days=1)] + [day.day for day in days]
+    windows = {night: night_bounds(ward, night) for night in nights_of}
     for day in days:
         if day.sleep_estimated_hours is not None:
             night_start, night_end = windows[day.day]
