@@ -332,8 +332,11 @@ def test_an_unfinished_check_in_is_offered_after_the_session_is_lost(
     first = new_page(chromium, "phone")
     sign_in(first, ward)
     reveal(first, first.get_by_role("button", name=open_sheet("Casey Park", "107"))).click()
-    first.get_by_role("button", name="Reading").click()
+    expect(first.get_by_role("button", name="Save check")).to_be_visible()
+    reveal(first, first.get_by_role("button", name="Reading")).click()
     first.wait_for_timeout(2_500)  # the draft is written after a second of quiet
+    [kept] = open_drafts(ward.db, ward.tech)
+    assert kept.fields["status"] == "reading"
     first.context.close()  # like a dropped tablet or a restarted server: the session is gone
 
     second = new_page(chromium, "phone")
