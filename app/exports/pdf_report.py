@@ -256,7 +256,8 @@ class _Chart:
     def bars(self, values: Sequence[float], colour: Colour, share: float = 0.7) -> None:
         pdf = self.pdf
         pdf.set_fill_color(*colour)
-        width = self.width / max(self.days, 1) * share
+        # A day's slot, but no wider than a bar on a fortnight's chart.
+        width = min(self.width / max(self.days, 1), self.width / 14) * share
         for index, value in enumerate(values):
             if value:
                 top = self.y(value)
