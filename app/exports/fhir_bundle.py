@@ -57,6 +57,7 @@ def local(vocabulary: str, code: str | StrEnum, display: str | None = None) -> d
 
 
 def concept(*codings: dict[str, Any], text: str | None = None) -> dict[str, Any]:
+    """A CodeableConcept of these codings."""
     result: dict[str, Any] = {"coding": list(codings)}
     if text:
         result["text"] = text
@@ -64,6 +65,7 @@ def concept(*codings: dict[str, Any], text: str | None = None) -> dict[str, Any]
 
 
 def component(name: str, **value: Any) -> dict[str, Any]:
+    """An Observation component coded in the ward's `component` vocabulary."""
     return {"code": concept(local("component", name)), **value}
 
 

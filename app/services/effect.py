@@ -480,6 +480,7 @@ def compare_event(
 
 
 def check_days(days: int) -> None:
+    """Refuse a window of fewer than MIN_DAYS or more than MAX_DAYS days a side."""
     if not MIN_DAYS <= days <= MAX_DAYS:
         raise InvalidInput([f"Compare {MIN_DAYS} to {MAX_DAYS} days on each side of the change."])
 
