@@ -67,10 +67,6 @@ class PatientRecord(BaseModel):
     nights: list[NightEstimate]
     # Each night's window (the night that begins on the date), from the night before `start`.
     night_windows: dict[date, tuple[datetime, datetime]]
-
-    def at_night(self, moment: datetime) -> bool:
-        """Whether a moment falls in one of the range's night windows."""
-        return any(start <= moment < end for start, end in self.night_windows.values())
     comparison: Comparison | None
     entries: list[TimelineEntry]
     check_ins: list[CheckInRead]
@@ -93,3 +89,7 @@ class PatientRecord(BaseModel):
     def protected(self) -> bool:
         """Whether 42 CFR Part 2 applies: the patient is in a substance-use program."""
         return self.patient.substance_use_program
+
+    def at_night(self, moment: datetime) -> bool:
+        """Whether a moment falls in one of the range's night windows."""
+        return any(start <= moment < end for start, end in self.night_windows.values())
