@@ -4,6 +4,7 @@ Importing this package registers every table on `SQLModel.metadata`.
 """
 
 from models.audit import AuditChainHead, AuditEvent
+from models.break_glass import BreakGlassCreate, BreakGlassGrant
 from models.check_in import CheckIn, CheckInCreate, RoutineCheckCreate
 from models.corrections import Correction, CorrectionReason
 from models.drafts import Draft
@@ -23,6 +24,8 @@ from models.ward import LevelChange, LevelChangeCreate, Patient, PatientCreate, 
 __all__ = [
     "AuditChainHead",
     "AuditEvent",
+    "BreakGlassCreate",
+    "BreakGlassGrant",
     "CheckIn",
     "CheckInCreate",
     "Correction",

@@ -1,12 +1,13 @@
 """Who may do what, where: roles scoped to wards, deny by default."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlmodel import Session, select
 
 from app.services.errors import NotAllowed
-from models import Patient, Staff, StaffWard
+from models import BreakGlassGrant, Patient, Staff, StaffWard
 from models.codes import Role
 
 
@@ -27,6 +28,8 @@ class Permission(StrEnum):
     manage_accounts = "manage_accounts"
     manage_wards = "manage_wards"
     view_audit = "view_audit"
+    break_glass = "break_glass"
+    review_break_glass = "review_break_glass"
 
 
 _TECHNICIAN = {
@@ -36,6 +39,7 @@ _TECHNICIAN = {
     Permission.record_group,
     Permission.record_incident,
     Permission.view_timeline,
+    Permission.break_glass,
 }
 _NURSE = _TECHNICIAN | {
     Permission.correct_record,
@@ -43,20 +47,33 @@ _NURSE = _TECHNICIAN | {
     Permission.record_treatment,
     Permission.record_restraint,
 }
-_CHARGE_NURSE = _NURSE | {Permission.view_handoff, Permission.admit_patient, Permission.export}
+_CHARGE_NURSE = _NURSE | {
+    Permission.view_handoff,
+    Permission.admit_patient,
+    Permission.export,
+    Permission.review_break_glass,
+}
 
-# Admins run accounts and wards; they see no clinical data.
+# Admins run accounts and wards and review access; they see no clinical data.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.technician: frozenset(_TECHNICIAN),
     Role.nurse: frozenset(_NURSE),
     Role.charge_nurse: frozenset(_CHARGE_NURSE),
     Role.admin: frozenset(
-        {Permission.manage_accounts, Permission.manage_wards, Permission.view_audit}
+        {
+            Permission.manage_accounts,
+            Permission.manage_wards,
+            Permission.view_audit,
+            Permission.review_break_glass,
+        }
     ),
 }
 
-# Permissions that concern one ward's patients, and so need that ward.
-WARD_SCOPED = frozenset(_CHARGE_NURSE)
+# Permissions that concern one ward's patients, and so need that ward. Breaking the glass is
+# by definition outside one's wards; its review is scoped by the report itself.
+WARD_SCOPED = frozenset(_CHARGE_NURSE) - {Permission.break_glass, Permission.review_break_glass}
+# What a break-glass grant allows on its one patient: reading, never writing.
+BREAK_GLASS_READS = frozenset({Permission.view_timeline})
 
 
 @dataclass(frozen=True)
@@ -93,17 +110,53 @@ def authorize_patient(
     patient_id: int,
     *,
     allow_discharged: bool = False,
+    now: datetime | None = None,
 ) -> tuple[Staff, Patient]:
-    """Authorize an action on one patient; discharged patients are read-only."""
+    """Authorize an action on one patient; discharged patients are read-only.
+
+    Given `now`, a read (BREAK_GLASS_READS) of a patient outside the actor's wards is allowed
+    while the actor holds an unexpired break-glass grant for that patient.
+    """
     patient = session.get(Patient, patient_id)
     if patient is None:
         _check_role(session, actor, permission)
         # Same refusal as another ward's patient, so patient ids cannot be probed.
         raise NotAllowed(NOT_ON_YOUR_WARDS)
-    staff = authorize(session, actor, permission, ward_id=patient.ward_id)
+    try:
+        staff = authorize(session, actor, permission, ward_id=patient.ward_id)
+    except NotAllowed:
+        staff = _through_break_glass(session, actor, permission, patient.id, now)
+        if staff is None:
+            raise
     if patient.discharged_at is not None and not allow_discharged:
         raise NotAllowed("This patient has been discharged; their record is read-only.")
     return staff, patient
+
+
+def active_grant(
+    session: Session, staff_id: int, patient_id: int, now: datetime
+) -> BreakGlassGrant | None:
+    """The staff member's break-glass grant for this patient in force at `now`, if any."""
+    return session.exec(
+        select(BreakGlassGrant)
+        .where(
+            BreakGlassGrant.staff_id == staff_id,
+            BreakGlassGrant.patient_id == patient_id,
+            BreakGlassGrant.opened_at <= now,
+            BreakGlassGrant.expires_at > now,
+        )
+        .order_by(BreakGlassGrant.expires_at.desc())
+        .limit(1)
+    ).first()
+
+
+def _through_break_glass(
+    session: Session, actor: Actor, permission: Permission, patient_id: int, now: datetime | None
+) -> Staff | None:
+    if now is None or permission not in BREAK_GLASS_READS:
+        return None
+    staff = _check_role(session, actor, permission)
+    return staff if active_grant(session, staff.id, patient_id, now) is not None else None
 
 
 def _check_role(session: Session, actor: Actor, permission: Permission) -> Staff:

@@ -5,12 +5,37 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from models import AuditChainHead, AuditEvent
 from models.codes import AuditAction, RecordKind
 
 GENESIS_HASH = "0" * 64
+
+# The database triggers (migration 0003) that refuse changing or deleting stored records.
+_NEVER_CHANGED = [
+    "audit_event",
+    "break_glass_grant",
+    "check_in",
+    "correction",
+    "group_attendance",
+    "group_session",
+    "incident",
+    "level_change",
+    "sleep_report",
+    "treatment_event",
+]
+APPEND_ONLY_GUARDS = sorted(
+    [f"{table}_no_{event}" for table in _NEVER_CHANGED for event in ("update", "delete")]
+    + [
+        # Filled once: only its later facts may go from empty to a value.
+        "restraint_episode_no_update",
+        "restraint_episode_no_delete",
+        # The chain head is updated by every audit write, but never removed.
+        "audit_chain_head_no_delete",
+    ]
+)
 
 
 def _digest(key: bytes, previous_hash: str, event: AuditEvent) -> str:
@@ -99,3 +124,13 @@ def verify_chain(session: Session, *, key: bytes) -> ChainCheck:
     if head.last_hash != previous_hash:
         return ChainCheck(count, expected_id, "rows after the last one are missing")
     return ChainCheck(count, None)
+
+
+def missing_guards(session: Session) -> list[str]:
+    """The append-only triggers this database lacks (or has disabled); empty when all hold."""
+    if session.get_bind().dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'"
+    present = set(session.execute(text(query)).scalars())
+    return [name for name in APPEND_ONLY_GUARDS if name not in present]

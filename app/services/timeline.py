@@ -552,7 +552,12 @@ def timeline_for(
     chosen = sorted(RecordKind if kinds is None else kinds, key=lambda kind: kind.value)
     with db.reading() as session:
         staff, patient = authorize_patient(
-            session, actor, Permission.view_timeline, patient_id, allow_discharged=True
+            session,
+            actor,
+            Permission.view_timeline,
+            patient_id,
+            allow_discharged=True,
+            now=db.clock(),
         )
         ward = session.get(Ward, patient.ward_id)
         positions = (

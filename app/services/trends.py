@@ -372,7 +372,12 @@ def trends_for(db: Database, actor: Actor, patient_id: int, *, start: date, end:
     _check_range(start, end)
     with db.reading() as session:
         staff, patient = authorize_patient(
-            session, actor, Permission.view_timeline, patient_id, allow_discharged=True
+            session,
+            actor,
+            Permission.view_timeline,
+            patient_id,
+            allow_discharged=True,
+            now=db.clock(),
         )
         ward = session.get(Ward, patient.ward_id)
         calendar = _Calendar(ward, start, end)

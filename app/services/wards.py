@@ -165,7 +165,12 @@ def patient_header(db: Database, actor: Actor, patient_id: int) -> PatientRead:
     """A patient's header for a screen (the timeline's view audits the read)."""
     with db.reading() as session:
         _, patient = authorize_patient(
-            session, actor, Permission.view_timeline, patient_id, allow_discharged=True
+            session,
+            actor,
+            Permission.view_timeline,
+            patient_id,
+            allow_discharged=True,
+            now=db.clock(),
         )
         return read_patient(session, patient, db.clock())
 

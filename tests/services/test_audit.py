@@ -1,6 +1,6 @@
 from sqlalchemy import text
 
-from app.services.audit import verify_chain
+from app.services.audit import missing_guards, verify_chain
 from app.services.check_ins import record_check_in
 from tests.factories import key
 
@@ -28,10 +28,31 @@ def test_audit_chain_verifies_when_untouched(ward, clock):
     assert result.rows_checked > 10
 
 
+def tamper(session, statement: str, trigger: str) -> None:
+    """Run `statement` past an append-only trigger, as an attacker with DDL rights could,
+    then put the trigger back (the PostgreSQL test database is shared between tests)."""
+    if session.get_bind().dialect.name == "sqlite":
+        create = session.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = :name"), {"name": trigger}
+        ).scalar_one()
+        session.execute(text(f"DROP TRIGGER {trigger}"))
+        session.execute(text(statement))
+        session.execute(text(create))
+    else:
+        session.execute(text(f"ALTER TABLE audit_event DISABLE TRIGGER {trigger}"))
+        session.execute(text(statement))
+        session.execute(text(f"ALTER TABLE audit_event ENABLE TRIGGER {trigger}"))
+    assert missing_guards(session) == []
+
+
 def test_an_altered_audit_row_is_named(ward, clock):
     make_some_history(ward, clock)
     with ward.db.writing() as session:
-        session.execute(text("UPDATE audit_event SET detail = 'nothing to see' WHERE id = 5"))
+        tamper(
+            session,
+            "UPDATE audit_event SET detail = 'nothing to see' WHERE id = 5",
+            "audit_event_no_update",
+        )
     with ward.db.reading() as session:
         result = verify_chain(session, key=ward.db.keys.audit)
     assert result.first_bad_id == 5
@@ -40,7 +61,7 @@ def test_an_altered_audit_row_is_named(ward, clock):
 def test_a_deleted_audit_row_is_named(ward, clock):
     make_some_history(ward, clock)
     with ward.db.writing() as session:
-        session.execute(text("DELETE FROM audit_event WHERE id = 7"))
+        tamper(session, "DELETE FROM audit_event WHERE id = 7", "audit_event_no_delete")
     with ward.db.reading() as session:
         result = verify_chain(session, key=ward.db.keys.audit)
     assert result.first_bad_id == 7
