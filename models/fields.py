@@ -17,6 +17,9 @@ from pydantic import (
 
 # A device clock may run a little fast; anything further ahead than this is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# The span of plausible times, as for plausible dates.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 # Bidirectional embedding, override and isolate controls can make stored text display
 # differently from what was typed (e.g. reversing a dose), so they are refused.
@@ -105,7 +108,15 @@ def _aware_utc(value: Any) -> datetime:
         raise ValueError("must be a date and time")
     if value.utcoffset() is None:
         raise ValueError("must include a time zone")
-    return value.astimezone(UTC)
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        # Year 1 or 9999 with an offset falls outside what a datetime can hold.
+        raise ValueError("is not a plausible date and time") from None
+    if not EARLIEST <= moment <= LATEST:
+        # A ward record's time; also keeps deadlines computed from it (hours later) in range.
+        raise ValueError("is not a plausible date and time")
+    return moment
 
 
 def _not_in_future(value: datetime, info: ValidationInfo) -> datetime:

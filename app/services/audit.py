@@ -79,13 +79,13 @@ def write_audit(
         id=(head.last_event_id or 0) + 1,
         at=at,
         staff_id=staff_id,
-        username=username[:64],
+        username=_storable(username[:64]),
         action=action.value,
         ward_id=ward_id,
         patient_id=patient_id,
         record_kind=record_kind.value if record_kind else None,
         record_id=record_id,
-        detail=detail[:1000],
+        detail=_storable(detail[:1000]),
         previous_hash=head.last_hash,
         hash="",
     )
@@ -96,6 +96,15 @@ def write_audit(
     session.add(head)
     session.flush()
     return event
+
+
+def _storable(text: str) -> str:
+    """Text either engine can store: NUL and lone surrogates (from a raw request, never from a
+    validated form) become U+FFFD, so the audit row is written rather than the action lost."""
+    return "".join(
+        "\ufffd" if character == "\x00" or "\ud800" <= character <= "\udfff" else character
+        for character in text
+    )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 import models
 from app.services.errors import explain, label
 from models import (
+    BreakGlassCreate,
     CheckInCreate,
     CorrectionReason,
     GroupAttendanceCreate,
@@ -292,6 +293,14 @@ VALID: dict[type[BaseModel], st.SearchStrategy[dict]] = {
         optional={"ward_ids": st.lists(ids, max_size=3)},
     ),
     CorrectionReason: st.fixed_dictionaries({"reason": text(1000, required=True)}),
+    BreakGlassCreate: st.fixed_dictionaries(
+        {
+            "patient_id": ids,
+            # At least REASON_MIN characters: a fixed opening and anything after it.
+            "reason": text(900).map(lambda rest: f"Transferred tonight {rest}"),
+            "client_key": form_keys,
+        }
+    ),
 }
 
 
