@@ -1,7 +1,9 @@
 from sqlalchemy import text
+from sqlmodel import select
 
 from app.services.audit import missing_guards, verify_chain
 from app.services.check_ins import record_check_in
+from models import AuditEvent
 from tests.factories import key
 
 
@@ -72,3 +74,15 @@ def test_the_chain_does_not_verify_with_another_key(ward, clock):
     make_some_history(ward, clock)
     with ward.db.reading() as session:
         assert verify_chain(session, key=b"another key").first_bad_id == 1
+
+
+def test_text_no_database_can_store_is_kept_as_replacement_characters(ward):
+    """A raw request (not a validated form) may carry NUL or a lone surrogate: the action is
+    still audited, with those characters replaced, and the chain verifies."""
+    from app.services.accounts import record_lock
+
+    record_lock(ward.db, ward.tech, reason="idle\x00 \ud800 lock")
+    with ward.db.reading() as session:
+        last = session.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert last.detail == "idle\ufffd \ufffd lock"
+        assert verify_chain(session, key=ward.db.keys.audit).first_bad_id is None
