@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, StrictInt, field_validator
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
@@ -52,7 +52,8 @@ class WardCreate(BaseModel):
     time_zone: str
     night_start_hour: Hour = 22
     night_end_hour: Hour = 7
-    shift_start_hours: list[Hour] = PydanticField(
+    # Range and repeats are checked together below, so both get one message.
+    shift_start_hours: list[StrictInt] = PydanticField(
         default_factory=lambda: [7, 15, 23], min_length=1, max_length=4
     )
 
