@@ -498,8 +498,9 @@ def compare_around(
     check_days(days)
     now = db.clock()
     with db.reading() as session:
+        # With `now`, a live break-glass grant opens another ward's patient for this read.
         staff, patient = authorize_patient(
-            session, actor, Permission.view_timeline, patient_id, allow_discharged=True
+            session, actor, Permission.view_timeline, patient_id, allow_discharged=True, now=now
         )
         ward = session.get(Ward, patient.ward_id)
         event = find_event(session, patient.id, event_id, now)

@@ -9,6 +9,7 @@ from sqlmodel import select
 from app.cli import main
 from app.config import get_settings
 from app.services import effect
+from app.services.break_glass import GRANT_LENGTH, open_break_glass
 from app.services.check_ins import record_check_in
 from app.services.corrections import void_record
 from app.services.effect import (
@@ -223,6 +224,41 @@ def test_only_the_patients_ward_may_compare_and_each_comparison_is_audited_once(
     assert [(row.staff_id, row.detail) for row in rows] == [
         (ward.nurse.staff_id, f"effect of treatment #{event.id}, 7 days each side")
     ]
+
+
+def test_a_live_break_glass_grant_opens_the_comparison_and_expires_with_it(
+    ward, db, clock, changed
+):
+    patient, event = changed
+    other = Ward.create(db)
+    with pytest.raises(NotAllowed):
+        compare_around(db, other.nurse, patient.id)
+    open_break_glass(
+        db,
+        other.nurse,
+        {
+            "patient_id": patient.id,
+            "reason": "Transferred to us tonight; was the new dose helping?",
+            "client_key": key(),
+        },
+    )
+
+    comparison = compare_around(db, other.nurse, patient.id)
+
+    assert comparison.event.id == event.id
+    assert by_measure(comparison)[MeasureKey.mood].verdict == Verdict.better
+    with db.reading() as session:
+        viewed = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == AuditAction.view, AuditEvent.patient_id == patient.id
+            )
+        ).all()
+    assert [(row.staff_id, row.detail) for row in viewed] == [
+        (other.nurse.staff_id, f"effect of treatment #{event.id}, 7 days each side")
+    ]
+    clock.advance(seconds=GRANT_LENGTH.total_seconds())
+    with pytest.raises(NotAllowed):
+        compare_around(db, other.nurse, patient.id)
 
 
 def test_rank_test_exact_for_small_samples():
