@@ -76,6 +76,8 @@ SCREENS: list[Screen] = [
         parent="/incidents/new",
     ),
     Screen("timeline", "/patients/:patient_id", "Timeline", Permission.view_timeline),
+    Screen("effect", "/patients/:patient_id/effect", "Before / after", Permission.view_timeline),
+    Screen("export", "/patients/:patient_id/export", "Export", Permission.export),
 ]
 
 HOME = "/rounds"

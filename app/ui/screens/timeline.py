@@ -25,6 +25,7 @@ from app.ui.errors import guarded
 from app.ui.labels import AFFECTS, BEHAVIOURS, LOCATIONS, PRECAUTIONS, STATUSES, level_label
 from app.ui.routes import check_in_route
 from app.ui.screens.charts import RANGES, chart_series, range_dates, trend_charts
+from app.ui.screens.effect import patient_tools
 from app.ui.theme import TARGET, Palette
 from models.codes import Affect, Behaviour, LateReason, Location, RecordKind, Role, Status
 
@@ -437,6 +438,8 @@ class TimelineScreen:
                     ),
                 ),
             ]
+        # Before/after and exports read the record, so they stay after discharge too.
+        actions += patient_tools(self.ctx, patient.id)
         return ft.Container(
             padding=ft.Padding.all(14),
             border_radius=12,

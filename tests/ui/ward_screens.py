@@ -1,0 +1,118 @@
+"""A signed-in Rounds session without a browser, for screen tests: the real shell (sign-in,
+routes, permissions, navigation) over a real database, driven through the Flet harness."""
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import flet as ft
+from flet.messaging.protocol import MessageAction
+
+from app.config import Settings
+from app.storage.database import Database
+from app.ui.shell import WardApp
+from tests.ui.flet_harness import Harness, start
+
+SETTINGS = Settings(idle_lock_minutes=30, idle_sign_out_minutes=60, session_max_minutes=720)
+PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 1024, "height": 768}
+
+
+def run(scenario: Callable[[], Any]) -> Any:
+    """Run an async scenario on a fresh event loop in its own thread (as tests/ui/test_shell.py
+    does: Playwright's sync API may hold a loop in the main thread)."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, scenario()).result()
+
+
+class Seconds:
+    """The shell's idle clock, frozen: nothing locks while a test runs."""
+
+    def __call__(self) -> float:
+        return 100.0
+
+
+async def signed_in(db: Database, username: str, password: str, **size: float) -> Harness:
+    """A phone-sized (or `size`) session of the real shell, signed in on the user's ward."""
+    made: dict[str, WardApp] = {}
+
+    async def main(page: ft.Page) -> None:
+        made["app"] = WardApp(page, db, SETTINGS, clock=Seconds())
+        await made["app"].start()
+
+    harness = await start(main, **(size or PHONE))
+    # What a browser's client reports when it connects (Flet's web mode).
+    harness.page.web, harness.page.platform = True, ft.PagePlatform.LINUX
+    fields = harness.find(lambda c: isinstance(c, ft.TextField))
+    fields[0].value, fields[1].value = username, password
+    await harness.click(harness.button("Sign in"))
+    app = made["app"]
+    await harness.until(lambda: app.ctx is not None, timeout=15)
+    harness.app = app  # type: ignore[attr-defined]
+    return harness
+
+
+async def go(harness: Harness, route: str) -> None:
+    """Follow an in-app link, as the shell's buttons do."""
+    await harness.app._navigate(route)  # type: ignore[attr-defined]
+
+
+def shown(harness: Harness) -> str:
+    """Everything the page shows as text, one string."""
+    return "\n".join(harness.texts())
+
+
+async def wait_for_text(harness: Harness, text: str, timeout: float = 15) -> None:
+    """Let background loads run until `text` is on the page."""
+    try:
+        await harness.until(lambda: text in shown(harness), timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"{text!r} not shown; the page shows:\n{shown(harness)}") from None
+
+
+def texts_of(harness: Harness, kind: type) -> list[str]:
+    return [c.value for c in harness.find(lambda c: isinstance(c, kind)) if c.value]
+
+
+def chip(harness: Harness, label: str) -> ft.Chip:
+    found = harness.find(
+        lambda c: isinstance(c, ft.Chip) and getattr(c.label, "value", None) == label
+    )
+    assert found, f"no chip {label!r}"
+    return found[0]
+
+
+async def select_chip(harness: Harness, label: str) -> None:
+    await harness.session.dispatch_event(chip(harness, label)._i, "select", None)
+
+
+def button(harness: Harness, text: str) -> ft.Control:
+    """A button by its text (filled, outlined or text buttons)."""
+    found = harness.find(
+        lambda c: (
+            isinstance(c, ft.Button | ft.FilledButton | ft.OutlinedButton | ft.TextButton)
+            and (c.content == text or getattr(c.content, "value", None) == text)
+        )
+    )
+    assert found, f"no button {text!r}"
+    return found[0]
+
+
+class ClientCalls:
+    """Records the methods the server asks the browser to run (e.g. FilePicker.save_file)."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.calls: list[Any] = []
+        browser = harness.browser
+        send = browser.send_message
+
+        def recording(message) -> None:
+            if message.action == MessageAction.INVOKE_METHOD:
+                self.calls.append(message.body)
+            send(message)
+
+        browser.send_message = recording  # type: ignore[method-assign]
+
+    def named(self, name: str) -> list[Any]:
+        return [call for call in self.calls if call.name == name]
