@@ -67,6 +67,26 @@ SCREENS: list[Screen] = [
         ft.Icons.ASSIGNMENT,
         parent="/handoff",
     ),
+    # The admin desk: reviewing access, never patients. Both screens are the audit reviewer's
+    # (view_audit), so charge nurses, who may also review their wards' grants, keep their bar.
+    Screen(
+        "audit_report",
+        "/admin/audit",
+        "Audit report",
+        Permission.view_audit,
+        ft.Icons.MANAGE_SEARCH_OUTLINED,
+        ft.Icons.MANAGE_SEARCH,
+        parent="/admin/audit",
+    ),
+    Screen(
+        "break_glass_report",
+        "/admin/break-glass",
+        "Break-glass report",
+        Permission.view_audit,
+        ft.Icons.POLICY_OUTLINED,
+        ft.Icons.POLICY,
+        parent="/admin/break-glass",
+    ),
     Screen("check_in", "/patients/:patient_id/check-in", "Check-in", Permission.record_check),
     Screen(
         "incident",
@@ -123,6 +143,14 @@ def check_in_route(patient_id: int) -> str:
 
 def timeline_route(patient_id: int) -> str:
     return f"/patients/{patient_id}"
+
+
+ADMIN_HOME = "/admin/audit"
+
+
+def home_for(role: Role) -> str:
+    """Where a role starts and falls back to: admins the audit report, ward staff the rounds."""
+    return ADMIN_HOME if role == Role.admin else HOME
 
 
 def builder(name: str) -> Callable[..., ft.Control] | None:

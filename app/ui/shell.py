@@ -23,7 +23,16 @@ from app.services.wards import WardRead, my_wards
 from app.storage.database import Database
 from app.ui.context import ScreenContext
 from app.ui.errors import GENERIC_ERROR, guarded
-from app.ui.routes import HOME, Screen, builder, destinations, resolve, timeline_route
+from app.ui.routes import (
+    ADMIN_HOME,
+    HOME,
+    Screen,
+    builder,
+    destinations,
+    home_for,
+    resolve,
+    timeline_route,
+)
 from app.ui.screens.choose_ward import build_choose_ward
 from app.ui.screens.lock import build_lock
 from app.ui.screens.sign_in import build_sign_in
@@ -52,10 +61,8 @@ PASSIVE_EVENTS = frozenset(
 TICK_SECONDS = 1.0
 REFRESH_EVERY_TICKS = 10  # a full refresh every ~10 s even when nothing changed
 
-ADMIN_REFUSED = (
-    "Admin accounts manage staff and wards from the server console; "
-    "the ward screens are for ward staff."
-)
+# Admins work at no ward: their screens show times in the hospital's zone and no patients.
+ADMIN_DESK_NAME = "Administration"
 NO_WARD = "You are not on any ward yet. Ask the charge nurse to add you."
 
 
@@ -209,10 +216,11 @@ class WardApp:
         match = resolve(route)
         role = self.session.staff.role
         if match is None or not allowed(role, match.screen.permission):
-            if route != HOME:
-                page.navigate(HOME)
+            home = home_for(role)
+            if route != home:
+                page.navigate(home)
                 return
-            match = resolve(HOME)
+            match = resolve(home)
         same_route = route == self.rendered_route
         self._leave_screen()
         colors = apply(page, self.night)
@@ -415,7 +423,11 @@ class WardApp:
         except ServiceError as refused:
             return refused.message
         if staff.role == Role.admin:
-            return ADMIN_REFUSED
+            self.session.sign_in(staff)
+            self.wards = []
+            self.extras = {}
+            await self._open_admin_desk()
+            return None
         wards = await asyncio.to_thread(my_wards, self.db, Actor(staff.id, staff.username))
         if not wards:
             return NO_WARD
@@ -438,6 +450,16 @@ class WardApp:
         self.topic = f"ward:{ward.id}"
         self.page.pubsub.subscribe_topic(self.topic, self._ward_message)
         route = self.wanted_route if resolve(self.wanted_route) else HOME
+        self.wanted_route = HOME
+        await self._navigate(route)
+
+    async def _open_admin_desk(self) -> None:
+        """An admin's session: the review screens at no ward, times in the hospital's zone."""
+        self._unsubscribe()
+        self.session.choose_ward(admin_desk(self.settings))
+        self.night_override = None
+        self._update_night()
+        route = self.wanted_route if resolve(self.wanted_route) else ADMIN_HOME
         self.wanted_route = HOME
         await self._navigate(route)
 
@@ -511,6 +533,8 @@ class WardApp:
             result = hook()
             if asyncio.iscoroutine(result):
                 await result
+        if self.session.staff.role == Role.admin:
+            return  # no ward whose records could change under an admin's screen
         marker = await asyncio.to_thread(
             last_ward_change, self.db, self.actor, self.session.ward.id, after=self.change_marker
         )
@@ -577,6 +601,20 @@ class WardApp:
             await asyncio.to_thread(
                 record_lock, self.db, Actor(staff.id, staff.username), reason=f"ended: {reason}"
             )
+
+
+def admin_desk(settings: Settings) -> WardRead:
+    """The place an admin works: no ward of patients, the hospital's zone and default hours."""
+    hours = Ward(code="", name="", time_zone=settings.ward_timezone)
+    return WardRead(
+        id=0,
+        code="",
+        name=ADMIN_DESK_NAME,
+        time_zone=settings.ward_timezone,
+        night_start_hour=hours.night_start_hour,
+        night_end_hour=hours.night_end_hour,
+        shift_start_hours=hours.shift_start_hours,
+    )
 
 
 def _action(icon: str, label: str, on_click, colors: Palette) -> ft.Control:

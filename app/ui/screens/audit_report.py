@@ -1,0 +1,321 @@
+"""The audit report for admins: who did what, to which patient, when, by period, user and patient.
+
+Newest first, drawn a page at a time with "showing N of M", so a long period never freezes the
+screen. Reading the report is audited by the service. The pure half (a row in words, the count
+line) is tested without Flet.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import flet as ft
+
+from app.services.audit_report import AuditRow, audit_report, patient_id_for_mrn
+from app.services.errors import ServiceError
+from app.ui.context import ScreenContext
+from app.ui.errors import GENERIC_ERROR, guarded
+from app.ui.report_period import DEFAULT_DAYS, PeriodFields, last_days, read_period
+from app.ui.theme import TARGET, Palette
+from models.codes import AuditAction
+
+logger = logging.getLogger(__name__)
+
+# Rows drawn at once; "Show more" draws the next as many.
+PAGE_SIZE = 100
+DETAIL_LIMIT = 200
+
+ACTION_WORDS: dict[AuditAction, str] = {
+    AuditAction.view: "Viewed",
+    AuditAction.create: "Recorded",
+    AuditAction.amend: "Amended",
+    AuditAction.void: "Voided",
+    AuditAction.export: "Exported",
+    AuditAction.sign_in: "Signed in",
+    AuditAction.sign_in_failed: "Sign-in refused",
+    AuditAction.sign_out: "Signed out",
+    AuditAction.lock: "Locked",
+    AuditAction.unlock: "Unlocked",
+    AuditAction.unlock_failed: "Wrong PIN",
+    AuditAction.level_change: "Level changed",
+    AuditAction.account_change: "Account or ward changed",
+    AuditAction.break_glass: "Break-glass opened",
+}
+# Worth a reviewer's eye: refusals and emergency access.
+ALERTS = frozenset({AuditAction.sign_in_failed, AuditAction.unlock_failed, AuditAction.break_glass})
+
+
+def one_line(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """Typed text on one line, without control characters, cut at `limit` characters."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def day_label(day: date) -> str:
+    """ "Fri 20 Nov 2026"."""
+    return f"{day:%a} {day.day} {day:%b} {day.year}"
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One audit row as the report shows it."""
+
+    id: int
+    day: date
+    time: str
+    action: str
+    who: str
+    patient: str
+    detail: str
+    alert: bool
+
+
+def audit_line(row: AuditRow, zone: ZoneInfo) -> AuditLine:
+    """An audit row in a reviewer's words, its time in `zone`."""
+    local = row.at.astimezone(zone)
+    who = row.username or "unknown"
+    if row.staff_name:
+        who = f"{row.staff_name} ({row.username})"
+    where = []
+    if row.mrn:
+        where.append(f"MRN {row.mrn}")
+    if row.ward_code:
+        where.append(f"ward {row.ward_code}")
+    if row.record_kind is not None:
+        where.append(f"{row.record_kind.value.replace('_', ' ')} {row.record_id}")
+    return AuditLine(
+        id=row.id,
+        day=local.date(),
+        time=f"{local:%H:%M:%S}",
+        action=ACTION_WORDS.get(row.action, row.action.value),
+        who=one_line(who, 120),
+        patient=" · ".join(where),
+        detail=one_line(row.detail),
+        alert=row.action in ALERTS,
+    )
+
+
+def showing(shown: int, total: int) -> str:
+    """ "Showing 100 of 3,412 rows, newest first"."""
+    if total == 0:
+        return "No audit rows for these filters."
+    noun = "row" if total == 1 else "rows"
+    if shown >= total:
+        return f"{total:,} {noun}, newest first"
+    return f"Showing {shown:,} of {total:,} {noun}, newest first"
+
+
+class AuditReportScreen:
+    """The filters, the count line and the rows of one admin's audit report."""
+
+    def __init__(self, ctx: ScreenContext) -> None:
+        self.ctx = ctx
+        self.colors: Palette = ctx.colors
+        self.zone = ZoneInfo(ctx.ward.time_zone)
+        today = ctx.now().astimezone(self.zone).date()
+        # Kept for the session, so a re-render (night mode, rotation, unlock) keeps the filters.
+        first, last = last_days(today, DEFAULT_DAYS)
+        self.filters: dict[str, str] = ctx.extras.setdefault(
+            "audit_filters",
+            {"first": first.isoformat(), "last": last.isoformat(), "user": "", "mrn": ""},
+        )
+        self.rows: list[AuditRow] = []
+        self.shown = 0
+        self.generation = 0
+        self.last_day: date | None = None
+
+        page = ctx.page
+        self.period = PeriodFields(
+            page,
+            self.colors,
+            today=today,
+            first=self.filters["first"],
+            last=self.filters["last"],
+            on_choice=self.run,
+        )
+        self.user = ft.TextField(
+            label="User (username)",
+            value=self.filters["user"],
+            text_size=16,
+            on_submit=guarded(page, lambda _: self.run()),
+        )
+        self.mrn = ft.TextField(
+            label="Patient MRN",
+            value=self.filters["mrn"],
+            text_size=16,
+            on_submit=guarded(page, lambda _: self.run()),
+        )
+        self.show = ft.FilledButton(
+            "Show report",
+            icon=ft.Icons.SEARCH,
+            height=TARGET,
+            on_click=guarded(page, lambda _: self.run()),
+        )
+        self.status = ft.Text("", size=16, color=self.colors.muted)
+        self.problem = ft.Text("", size=16, color=self.colors.overdue, visible=False)
+        self.list = ft.Column(spacing=6, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+        self.more = ft.Container()
+        self.root = ft.ListView(
+            expand=True,
+            spacing=10,
+            padding=ft.Padding.symmetric(horizontal=12, vertical=12),
+            controls=[
+                ft.Text(
+                    f"Who did what, to which patient, when. Times in {self.zone.key}.",
+                    size=15,
+                    color=self.colors.muted,
+                ),
+                ft.Container(
+                    padding=ft.Padding.all(12),
+                    border_radius=12,
+                    bgcolor=self.colors.card,
+                    content=ft.Column(
+                        spacing=10,
+                        controls=[
+                            self.period.root,
+                            ft.ResponsiveRow(
+                                spacing=8,
+                                run_spacing=8,
+                                controls=[
+                                    ft.Container(col={"xs": 12, "md": 6}, content=self.user),
+                                    ft.Container(col={"xs": 12, "md": 6}, content=self.mrn),
+                                ],
+                            ),
+                            self.show,
+                        ],
+                    ),
+                ),
+                self.problem,
+                self.status,
+                self.list,
+                self.more,
+            ],
+        )
+
+    async def run(self) -> None:
+        """Read the filters, fetch the report (audited by the service) and draw the first page."""
+        first, last = self.period.values()
+        user, mrn = (self.user.value or "").strip(), (self.mrn.value or "").strip()
+        self.filters.update(first=first.strip(), last=last.strip(), user=user, mrn=mrn)
+        self.generation += 1
+        generation = self.generation
+        self._busy(True)
+        try:
+            rows = await self._fetch(first, last, user, mrn)
+        except ServiceError as refused:
+            if generation == self.generation:
+                self._refused(refused.message)
+            return
+        except Exception:
+            logger.exception("the audit report failed")
+            if generation == self.generation:
+                self._refused(GENERIC_ERROR)
+            return
+        if generation != self.generation:
+            return  # a newer request is on its way
+        self.rows = list(reversed(rows))
+        self.shown = 0
+        self.last_day = None
+        self.list.controls = []
+        self.problem.visible = False
+        self._draw_more()
+        self._busy(False)
+
+    async def _fetch(self, first: str, last: str, user: str, mrn: str) -> list[AuditRow]:
+        today = self.ctx.now().astimezone(self.zone).date()
+        period = read_period(first, last, zone=self.zone.key, today=today)
+        patient_id = await self.ctx.call(patient_id_for_mrn, self.ctx.db, mrn) if mrn else None
+        return await self.ctx.call(
+            audit_report,
+            self.ctx.db,
+            self.ctx.actor,
+            start=period.start,
+            end=period.end,
+            username=user or None,
+            patient_id=patient_id,
+        )
+
+    def _busy(self, busy: bool) -> None:
+        self.show.disabled = busy
+        if busy:
+            self.status.value = "Loading the audit report…"
+        self.root.update()
+
+    def _refused(self, message: str) -> None:
+        self.rows, self.shown = [], 0
+        self.list.controls = []
+        self.more.content = None
+        self.problem.value = message
+        self.problem.visible = True
+        self.status.value = "No report shown: change the filters and try again."
+        self.show.disabled = False
+        self.root.update()
+
+    def _draw_more(self) -> None:
+        """Add the next page of rows and update the count line."""
+        page = self.rows[self.shown : self.shown + PAGE_SIZE]
+        self.shown += len(page)
+        for row in page:
+            line = audit_line(row, self.zone)
+            if line.day != self.last_day:
+                self.last_day = line.day
+                self.list.controls.append(
+                    ft.Container(
+                        padding=ft.Padding.only(top=8, left=4),
+                        content=ft.Text(
+                            day_label(line.day),
+                            size=15,
+                            weight=ft.FontWeight.W_600,
+                            color=self.colors.muted,
+                        ),
+                    )
+                )
+            self.list.controls.append(self._row(line))
+        self.status.value = showing(self.shown, len(self.rows))
+        left = len(self.rows) - self.shown
+        self.more.content = (
+            ft.OutlinedButton(
+                f"Show {min(left, PAGE_SIZE)} more",
+                height=TARGET,
+                on_click=guarded(self.ctx.page, self._more),
+            )
+            if left > 0
+            else None
+        )
+
+    async def _more(self, _: ft.Event) -> None:
+        self._draw_more()
+        self.root.update()
+
+    def _row(self, line: AuditLine) -> ft.Control:
+        colors = self.colors
+        accent = colors.overdue if line.alert else colors.text
+        body: list[ft.Control] = [
+            ft.Text(line.action, size=16, weight=ft.FontWeight.W_600, color=accent),
+            ft.Text(line.who, size=15, color=colors.text),
+        ]
+        if line.patient:
+            body.append(ft.Text(line.patient, size=15, color=colors.text))
+        if line.detail:
+            body.append(ft.Text(line.detail, size=14, color=colors.muted))
+        return ft.Container(
+            padding=ft.Padding.symmetric(horizontal=12, vertical=8),
+            border_radius=10,
+            bgcolor=colors.overdue_card if line.alert else colors.card,
+            content=ft.Row(
+                vertical_alignment=ft.CrossAxisAlignment.START,
+                spacing=10,
+                controls=[
+                    ft.Text(line.time, size=15, weight=ft.FontWeight.W_600, color=colors.text),
+                    ft.Column(body, spacing=2, expand=True),
+                ],
+            ),
+        )
+
+
+def build_audit_report(ctx: ScreenContext) -> ft.Control:
+    """The admin's audit report (route /admin/audit); opens on the last 7 days."""
+    screen = AuditReportScreen(ctx)
+    ctx.spawn(screen.run)
+    return screen.root

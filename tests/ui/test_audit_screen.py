@@ -1,0 +1,284 @@
+"""The admin shell and its audit report screen, driven through the real shell over a real
+database: sign-in as an admin, the report of a technician's view, filters and their messages."""
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import flet as ft
+import pytest
+from sqlmodel import select
+
+from app.services.audit_report import AuditRow
+from app.services.timeline import timeline_for
+from app.ui.report_period import read_period
+from app.ui.routes import destinations
+from app.ui.screens import audit_report as screen
+from app.ui.screens.audit_report import audit_line, showing
+from models import AuditEvent
+from models.codes import AuditAction, RecordKind, Role
+from tests.factories import Ward
+from tests.ui.app_session import field, open_app, outlined, run, shown, sign_in
+
+CHICAGO = ZoneInfo("America/Chicago")
+AUDIT = "/admin/audit"
+
+
+@pytest.fixture
+def viewed(ward, clock):
+    """Five minutes after admission, the technician opened the first patient's timeline."""
+    clock.advance(minutes=5)
+    timeline_for(ward.db, ward.tech, ward.patients[0].id)
+    clock.advance(minutes=5)
+    return ward
+
+
+def tech_view_lines(harness, ward) -> list[str]:
+    name = "Test technician"
+    return [
+        text for text in harness.texts() if text.startswith(name) and ward.tech.username in text
+    ]
+
+
+async def report_shown(harness) -> None:
+    await harness.until(lambda: "Loading the audit report…" not in harness.texts())
+
+
+def test_an_admin_gets_the_admin_desk_with_only_review_screens(viewed):
+    ward = viewed
+
+    async def scenario():
+        harness, _ = await open_app(ward.db)
+        await sign_in(harness, ward.admin.username, lands_on=AUDIT)
+        await report_shown(harness)
+        bar = harness.page.views[0].navigation_bar
+        assert [d.label for d in bar.destinations] == ["Audit report", "Break-glass report"]
+        text = shown(harness)
+        assert "Administration · Test admin" in text
+        # No ward to choose and no patient anywhere: the report names patients by MRN only.
+        assert not any(patient.display_name in text for patient in ward.patients)
+        menu = [c.content for c in harness.find(lambda c: isinstance(c, ft.PopupMenuItem))]
+        assert menu == ["Sign out"]
+
+        for clinical in ["/rounds", f"/patients/{ward.patients[0].id}", "/handoff", "/groups"]:
+            await harness.page.push_route(clinical)
+            assert harness.page.route == clinical
+            await harness.until(lambda: harness.page.route == AUDIT)
+            await report_shown(harness)
+            assert harness.page.views[0].appbar.title.controls[0].value == "Audit report"
+        assert not any(patient.display_name in shown(harness) for patient in ward.patients)
+
+    run(scenario)
+
+
+def test_no_clinical_screen_is_a_destination_of_the_admin_role():
+    assert [screen.pattern for screen in destinations(Role.admin)] == [
+        "/admin/audit",
+        "/admin/break-glass",
+    ]
+    for role in (Role.technician, Role.nurse, Role.charge_nurse):
+        assert not any(s.pattern.startswith("/admin") for s in destinations(role))
+
+
+def test_the_admin_sees_the_technicians_view_with_local_time_and_mrn(viewed, clock):
+    ward = viewed
+    patient = ward.patients[0]
+
+    async def scenario():
+        harness, _ = await open_app(ward.db)
+        await sign_in(harness, ward.admin.username, lands_on=AUDIT)
+        await report_shown(harness)
+        text = shown(harness)
+        assert "Viewed" in text
+        # The view was at 12:05 on the ward (18:05 UTC), and names the patient by MRN.
+        assert "12:05:00" in text
+        assert f"MRN {patient.mrn} · ward {ward.ward.code}" in text
+        assert tech_view_lines(harness, ward)
+        assert "timeline" in harness.texts()
+        assert "Fri 20 Nov 2026" in text
+
+    run(scenario)
+
+
+def test_opening_the_report_is_itself_audited(viewed):
+    ward = viewed
+
+    async def scenario():
+        harness, _ = await open_app(ward.db)
+        await sign_in(harness, ward.admin.username, lands_on=AUDIT)
+        await report_shown(harness)
+
+    run(scenario)
+    with ward.db.reading() as session:
+        rows = session.exec(
+            select(AuditEvent).where(AuditEvent.staff_id == ward.admin.staff_id)
+        ).all()
+    reports = [row for row in rows if row.detail.startswith("audit report")]
+    assert len(reports) == 1
+    assert reports[0].action == AuditAction.view
+
+
+def test_the_user_and_patient_filters_narrow_the_report(viewed, clock):
+    ward = viewed
+    other = ward.patients[1]
+
+    async def scenario():
+        harness, _ = await open_app(ward.db)
+        await sign_in(harness, ward.admin.username, lands_on=AUDIT)
+        await report_shown(harness)
+        assert "Signed in" in shown(harness)  # the admin's own sign-in
+
+        field(harness, "User (username)").value = ward.tech.username
+        await harness.click(harness.button("Show report"))
+        await report_shown(harness)
+        text = shown(harness)
+        assert text.count("Viewed") == 1 and "Signed in" not in text
+        assert "1 row, newest first" in harness.texts()
+
+        field(harness, "User (username)").value = ""
+        field(harness, "Patient MRN").value = other.mrn
+        await harness.click(harness.button("Show report"))
+        await report_shown(harness)
+        text = shown(harness)
+        # Only the second patient's admission: not the first patient's view.
+        assert "Viewed" not in text
+        assert f"MRN {other.mrn}" in text
+        assert f"MRN {ward.patients[0].mrn}" not in text
+
+    run(scenario)
+
+
+def test_an_unknown_mrn_says_so_and_shows_no_rows(viewed):
+    ward = viewed
+
+    async def scenario():
+        harness, _ = await open_app(ward.db)
+        await sign_in(harness, ward.admin.username, lands_on=AUDIT)
+        await report_shown(harness)
+        field(harness, "Patient MRN").value = "NOSUCH1"
+        await harness.click(harness.button("Show report"))
+        await report_shown(harness)
+        text = shown(harness)
+        assert "No patient has MRN 'NOSUCH1'." in text
+        assert "No report shown: change the filters and try again." in text
+        assert "Viewed" not in text and "Signed in" not in text
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "message"),
+    [
+        ("2026-11-20", "2026-11-10", "The last date is before the first: swap them."),
+        ("2026-01-01", "2026-11-20", "Choose at most 92 days at a time"),
+        ("20/11/2026", "2026-11-20", "is not a date: write it as YYYY-MM-DD"),
+    ],
+)
+def test_a_period_that_does_not_make_sense_gets_a_sentence(viewed, first, last, message):
+    ward = viewed
+
+    async def scenario():
+        harness, _ = await open_app(ward.db)
+        await sign_in(harness, ward.admin.username, lands_on=AUDIT)
+        await report_shown(harness)
+        field(harness, "From").value = first
+        field(harness, "To (included)").value = last
+        await harness.click(harness.button("Show report"))
+        await report_shown(harness)
+        assert message in shown(harness)
+        assert "Viewed" not in shown(harness)
+        # The filters stay as typed, to be corrected.
+        assert field(harness, "From").value == first
+
+    run(scenario)
+
+
+def test_a_long_report_is_drawn_a_page_at_a_time(viewed, clock, monkeypatch):
+    ward = viewed
+    monkeypatch.setattr(screen, "PAGE_SIZE", 3)
+    for _ in range(5):
+        timeline_for(ward.db, ward.tech, ward.patients[1].id)
+
+    async def scenario():
+        harness, _ = await open_app(ward.db)
+        await sign_in(harness, ward.admin.username, lands_on=AUDIT)
+        await report_shown(harness)
+        total = next(t for t in harness.texts() if t.startswith("Showing 3 of "))
+        rows = int(total.split(" of ")[1].split()[0])
+        assert rows > 6
+        await harness.click(outlined(harness, "Show 3 more"))
+        assert f"Showing 6 of {rows} rows, newest first" in harness.texts()
+        # Newest first: the admin's sign-in is the top row.
+        actions = [t for t in harness.texts() if t in screen.ACTION_WORDS.values()]
+        assert actions[0] == "Signed in"
+
+    run(scenario)
+
+
+def test_a_quick_choice_fills_the_dates_and_runs_the_report(viewed, clock):
+    ward = viewed
+    clock.advance(days=3)
+
+    async def scenario():
+        harness, _ = await open_app(ward.db)
+        await sign_in(harness, ward.admin.username, lands_on=AUDIT)
+        await report_shown(harness)
+        assert "Viewed" in shown(harness)
+        await harness.click(outlined(harness, "Today"))
+        await report_shown(harness)
+        assert field(harness, "From").value == "2026-11-23"
+        # Three days later, today holds only the admin's sign-in and first report.
+        assert "timeline" not in harness.texts()
+        assert "Signed in" in harness.texts()
+        assert "2 rows, newest first" in harness.texts()
+
+    run(scenario)
+
+
+def test_a_row_reads_in_the_hospitals_zone(viewed, clock):
+    row = AuditRow(
+        id=7,
+        at=clock(),
+        staff_id=3,
+        username="tech-w1",
+        staff_name="Test technician W1",
+        action=AuditAction.create,
+        ward_id=1,
+        ward_code="W1",
+        patient_id=4,
+        mrn="T00004",
+        record_kind=RecordKind.check_in,
+        record_id=12,
+        detail="line one\nline\x1b two",
+    )
+    line = audit_line(row, CHICAGO)
+    assert (line.day, line.time, line.action) == (date(2026, 11, 20), "12:10:00", "Recorded")
+    assert line.who == "Test technician W1 (tech-w1)"
+    assert line.patient == "MRN T00004 · ward W1 · check in 12"
+    assert line.detail == "line one line two"
+    failed = row.model_copy(update={"action": AuditAction.sign_in_failed, "staff_name": ""})
+    assert audit_line(failed, CHICAGO).alert and audit_line(failed, CHICAGO).who == "tech-w1"
+    assert showing(0, 0) == "No audit rows for these filters."
+    assert showing(100, 3412) == "Showing 100 of 3,412 rows, newest first"
+
+
+def test_a_period_is_whole_local_days_across_a_dst_change():
+    period = read_period(
+        "2026-10-31", "2026-11-01", zone="America/Chicago", today=date(2026, 11, 20)
+    )
+    # Midnight CDT (UTC-5) to midnight CST (UTC-6) two days later: 49 hours.
+    assert period.start.isoformat() == "2026-10-31T05:00:00+00:00"
+    assert period.end - period.start == timedelta(hours=49)
+
+
+def test_another_wards_admin_sees_the_same_trail(viewed, db):
+    """The audit report is the hospital's: another ward's admin reads this ward's rows too."""
+    other = Ward.create(db, patients=0)
+    ward = viewed
+
+    async def scenario():
+        harness, _ = await open_app(ward.db)
+        await sign_in(harness, other.admin.username, lands_on=AUDIT)
+        await report_shown(harness)
+        assert f"MRN {ward.patients[0].mrn} · ward {ward.ward.code}" in shown(harness)
+
+    run(scenario)
