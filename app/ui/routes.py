@@ -98,6 +98,15 @@ SCREENS: list[Screen] = [
     Screen("timeline", "/patients/:patient_id", "Timeline", Permission.view_timeline),
     Screen("effect", "/patients/:patient_id/effect", "Before / after", Permission.view_timeline),
     Screen("export", "/patients/:patient_id/export", "Export", Permission.export),
+    Screen(
+        "compliance",
+        "/compliance",
+        "Compliance",
+        Permission.view_handoff,
+        ft.Icons.FACT_CHECK_OUTLINED,
+        ft.Icons.FACT_CHECK,
+        parent="/compliance",
+    ),
 ]
 
 HOME = "/rounds"
