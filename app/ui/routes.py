@@ -87,6 +87,7 @@ SCREENS: list[Screen] = [
         ft.Icons.POLICY,
         parent="/admin/break-glass",
     ),
+    Screen("break_glass", "/break-glass", "Break-glass access", Permission.break_glass),
     Screen("check_in", "/patients/:patient_id/check-in", "Check-in", Permission.record_check),
     Screen(
         "incident",

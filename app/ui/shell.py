@@ -14,7 +14,7 @@ from typing import Any
 import flet as ft
 
 from app.config import Settings
-from app.services.access import Actor, allowed
+from app.services.access import Actor, Permission, allowed
 from app.services.accounts import record_lock, sign_in, verify_pin
 from app.services.check_ins import last_ward_change
 from app.services.errors import ServiceError
@@ -33,6 +33,7 @@ from app.ui.routes import (
     resolve,
     timeline_route,
 )
+from app.ui.screens.break_glass import BREAK_GLASS_ROUTE
 from app.ui.screens.choose_ward import build_choose_ward
 from app.ui.screens.lock import build_lock
 from app.ui.screens.sign_in import build_sign_in
@@ -296,6 +297,21 @@ class WardApp:
                             )
                         ]
                         if len(self.wards) > 1
+                        else []
+                    ),
+                    *(
+                        [
+                            # Out of the way of rounds, but one tap from every ward screen.
+                            ft.PopupMenuItem(
+                                "Break-glass access",
+                                icon=ft.Icons.LOCK_OPEN,
+                                height=56,
+                                on_click=guarded(
+                                    self.page, lambda _: self._navigate(BREAK_GLASS_ROUTE)
+                                ),
+                            )
+                        ]
+                        if allowed(staff.role, Permission.break_glass)
                         else []
                     ),
                     ft.PopupMenuItem(

@@ -24,6 +24,7 @@ from app.ui.context import ScreenContext
 from app.ui.errors import guarded
 from app.ui.labels import AFFECTS, BEHAVIOURS, LOCATIONS, PRECAUTIONS, STATUSES, level_label
 from app.ui.routes import check_in_route
+from app.ui.screens.break_glass import open_through_break_glass
 from app.ui.screens.charts import RANGES, chart_series, range_dates, trend_charts
 from app.ui.screens.effect import patient_tools
 from app.ui.theme import TARGET, Palette
@@ -283,6 +284,8 @@ class TimelineScreen:
         self.colors = ctx.colors
         self.zone = ZoneInfo(ctx.ward.time_zone)
         self.correcting = may_correct(ctx.staff.role)
+        # Opened through break-glass: reading only (set before the first load).
+        self.read_only = False
         self.days = RANGES[0]
         self.feed = TimelineFeed()
         self.last_day: date | None = None
@@ -330,6 +333,12 @@ class TimelineScreen:
         self.list.controls = [*self._fixed, self.footer]
         self._draw_filters()
         self.root = self.list
+
+    def add_banner(self, banner: ft.Control) -> None:
+        """A notice above the header that stays through filter changes (break-glass expiry)."""
+        self._fixed.insert(0, banner)
+        self.list.controls.insert(0, banner)
+        self.list.update()
 
     # Loading
 
@@ -419,7 +428,7 @@ class TimelineScreen:
         name, line = header_lines(patient, self.zone)
         chips = header_chips(patient)
         actions = []
-        if patient.discharged_at is None:
+        if patient.discharged_at is None and not self.read_only:
             actions = [
                 ft.FilledButton(
                     "Check-in",
@@ -811,5 +820,11 @@ class TimelineScreen:
 def build_timeline(ctx: ScreenContext, patient_id: int) -> ft.Control:
     """The patient timeline screen (route /patients/<patient_id>)."""
     screen = TimelineScreen(ctx, patient_id)
-    ctx.spawn(screen.load)
+
+    async def load() -> None:
+        # Through break-glass: read-only with its expiry banner; an ended grant shows nothing.
+        if await open_through_break_glass(ctx, screen):
+            await screen.load()
+
+    ctx.spawn(load)
     return screen.root
