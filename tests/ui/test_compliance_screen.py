@@ -109,7 +109,16 @@ def busy_days(ward, clock):
 
 
 def test_numbers_read_at_a_glance():
-    assert [percent(rate) for rate in (None, 0.0, 0.934, 1.0)] == ["—", "0%", "93%", "100%"]
+    rates = (None, 0.0, 0.934, 0.93, 1 / 3, 0.9996, 1.0)
+    assert [percent(rate) for rate in rates] == [
+        "—",
+        "0%",
+        "93.4%",
+        "93%",
+        "33.3%",
+        "99.9%",
+        "100%",
+    ]
     assert [hours_text(hours) for hours in (0.0, 1.5, 12.0, 0.83)] == [
         "0 h",
         "1.5 h",

@@ -144,17 +144,26 @@ def test_choices_are_the_current_changes_in_effect_newest_first(ward, clock):
 
 @pytest.mark.slow
 def test_the_window_line_says_when_the_after_side_is_not_complete(demo):
-    comparison = compare_around(demo.db, demo.actors["nurse"], demo.patient("D0001"), days=28)
+    # D0001's dose changed 24 days after admission and 15 days before the clock's today.
+    comparison = compare_around(demo.db, demo.actors["nurse"], demo.patient("D0001"), days=21)
     today = demo.clock().astimezone(CHICAGO).date()
 
     line = window_line(comparison, today)
 
-    assert line.startswith(f"28 days before ({comparison.before_first:%a}")
-    assert "to today" in line and "days so far" in line
+    assert line.startswith(f"21 days before ({comparison.before_first:%a}")
+    assert "21 days after (" in line and "to today, 15 days so far)" in line
+    month = compare_around(demo.db, demo.actors["nurse"], demo.patient("D0001"), days=28)
+    assert window_line(month, today).startswith("Only 24 days before, since admission (")
     assert f"{comparison.change_day:%a} {comparison.change_day.day}" in line
     week = compare_around(demo.db, demo.actors["nurse"], demo.patient("D0001"), days=7)
     assert "so far" not in window_line(week, today)
     assert "so far" not in window_line(week, date(2030, 1, 1))
+    recent = compare_around(demo.db, demo.actors["nurse"], demo.patient("D0014"))
+    assert recent.before_first == recent.before_last
+    assert window_line(recent, today).startswith(
+        f"Only 1 day before, since admission ({recent.before_first:%a} "
+        f"{recent.before_first.day} {recent.before_first:%b}) against 7 days after ("
+    )
 
 
 def verdict_tags(harness) -> list[str]:

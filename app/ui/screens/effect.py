@@ -87,7 +87,8 @@ def measure_card(row: MeasureComparison) -> MeasureCard:
         return measure.show(value) if value is not None else NO_VALUE
 
     interval = ""
-    if row.interval_low is not None and row.interval_high is not None:
+    # Equal ends mean every day had the same value (no incidents at all): nothing to add.
+    if row.interval_low is not None and row.interval_low != row.interval_high:
         low, high = measure.show_change(row.interval_low), measure.show_change(row.interval_high)
         interval = f"95% interval of the change: {low} to {high}"
     return MeasureCard(
@@ -104,24 +105,37 @@ def measure_card(row: MeasureComparison) -> MeasureCard:
     )
 
 
+def _span(first: date, last: date) -> str:
+    return _day(first) if first == last else f"{_day(first)} to {_day(last)}"
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'' if count == 1 else 's'}"
+
+
 def window_line(comparison: Comparison, today: date) -> str:
-    """Which days are compared, and how many of the after side there are so far."""
+    """Which days are compared, and where a side is shorter (admitted lately, or the after side
+    still being lived)."""
     days = comparison.days
-    before = (
-        f"{days} days before ({_day(comparison.before_first)} to {_day(comparison.before_last)})"
-    )
+    before_days = (comparison.before_last - comparison.before_first).days + 1
+    if before_days <= 0:
+        before = "no days before (admitted on the day of the change)"
+    elif before_days < days:
+        span = _span(comparison.before_first, comparison.before_last)
+        before = f"only {_days(before_days)} before, since admission ({span})"
+    else:
+        before = f"{days} days before ({_span(comparison.before_first, comparison.before_last)})"
     after_days = (comparison.after_last - comparison.after_first).days + 1
     if after_days <= 0:
         after = "the days after (none yet)"
     elif after_days < days and comparison.after_last >= today:
-        so_far = f"{after_days} day{'s' if after_days != 1 else ''} so far"
-        after = f"{days} days after ({_day(comparison.after_first)} to today, {so_far})"
+        after = f"{days} days after ({_day(comparison.after_first)} to today, "
+        after += f"{_days(after_days)} so far)"
     else:
-        after = (
-            f"{days} days after ({_day(comparison.after_first)} to {_day(comparison.after_last)})"
-        )
+        after = f"{days} days after ({_span(comparison.after_first, comparison.after_last)})"
+    line = f"{before} against {after}"
     return (
-        f"{before} against {after}. The day of the change, {_day(comparison.change_day)}, "
+        f"{line[0].upper()}{line[1:]}. The day of the change, {_day(comparison.change_day)}, "
         "counts on neither side."
     )
 

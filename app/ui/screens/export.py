@@ -231,7 +231,6 @@ class ExportScreen:
             ),
             colors.card,
         )
-        self.ctx.tell("Export downloaded.")
         self.body.update()
 
     def _failed(self, text: str) -> None:
@@ -311,8 +310,9 @@ class ExportScreen:
                 )
             )
         controls += [
-            ft.ResponsiveRow(formats, spacing=10, run_spacing=10),
+            # Above the buttons, so what happened is in view right after a tap on a phone.
             self.status,
+            ft.ResponsiveRow(formats, spacing=10, run_spacing=10),
             ft.Text(
                 "Every export is recorded in the audit log with your name, the format and the "
                 "days. Keep exported files as you keep the paper chart.",
