@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from app.demo.census import ACCOUNTS
+from app.services.break_glass import open_break_glass
 from app.services.corrections import void_record
 from app.services.effect import (
     DEFAULT_DAYS,
@@ -35,7 +36,7 @@ from app.ui.screens.effect import (
 from app.ui.screens.export import export_route
 from models import AuditEvent
 from models.codes import AuditAction, RecordKind
-from tests.factories import PASSWORD, key
+from tests.factories import PASSWORD, Ward, key
 from tests.services.filled_demo import open_filled_demo
 from tests.ui.ward_screens import (
     TABLET,
@@ -344,3 +345,39 @@ def test_the_timeline_leads_to_before_after_and_only_charge_nurses_to_export(war
 
 def _outlined(control) -> bool:
     return isinstance(control, ft.OutlinedButton)
+
+
+def test_another_wards_patient_through_break_glass_shows_the_banner_and_no_export(ward, db, clock):
+    elsewhere = Ward.create(db)
+    patient = elsewhere.patients[0]
+    record_treatment_event(
+        db,
+        elsewhere.nurse,
+        {
+            "patient_id": patient.id,
+            "kind": "medication_started",
+            "effective_at": clock() - timedelta(minutes=5),
+            "name": "olanzapine",
+            "client_key": key(),
+        },
+    )
+    open_break_glass(
+        db,
+        ward.charge,
+        {"patient_id": patient.id, "reason": "Transferred to us tonight", "client_key": key()},
+    )
+
+    async def scenario():
+        harness = await signed_in(db, ward.charge.username, PASSWORD)
+        await go(harness, f"/patients/{patient.id}")
+        await wait_for_text(harness, "Before / after")
+        exports = [b for b in harness.find(_outlined) if b.content == "Export"]
+        await go(harness, effect_route(patient.id))
+        await wait_for_text(harness, "Medication started: olanzapine")
+        return exports, harness
+
+    exports, harness = run(scenario)
+
+    assert exports == []
+    assert "Break-glass access — expires" in shown(harness)
+    assert "Mood: not enough data to say" in shown(harness)

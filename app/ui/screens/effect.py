@@ -29,6 +29,7 @@ from app.services.wards import PatientRead, patient_header
 from app.ui.context import ScreenContext
 from app.ui.errors import guarded
 from app.ui.routes import timeline_route
+from app.ui.screens.break_glass import open_through_break_glass
 from app.ui.screens.export import export_route
 from app.ui.theme import BIG_TARGET, TARGET, Palette
 from models.codes import RecordKind, Role
@@ -216,6 +217,9 @@ class EffectScreen:
         self.days = DEFAULT_DAYS
         self.event_id: int | None = None
         self.comparison: Comparison | None = None
+        # Set when the patient is open through break-glass (read only, with its banner).
+        self.read_only = False
+        self.correcting = False
         # The (event, days) last asked for: an answer to an older question is dropped.
         self.asked: tuple[int | None, int] = (None, self.days)
 
@@ -248,6 +252,11 @@ class EffectScreen:
                 self.body,
             ],
         )
+
+    def add_banner(self, banner: ft.Control) -> None:
+        """A notice above everything (the break-glass expiry)."""
+        self.root.controls.insert(0, banner)
+        self.root.update()
 
     # Loading
 
@@ -505,5 +514,11 @@ def build_effect(ctx: ScreenContext, patient_id: int) -> ft.Control:
     """The before/after comparison of a patient's treatment change (route
     /patients/<patient_id>/effect)."""
     screen = EffectScreen(ctx, patient_id)
-    ctx.spawn(screen.load)
+
+    async def load() -> None:
+        # Another ward's patient through break-glass: the timeline's banner and expiry here too.
+        if await open_through_break_glass(ctx, screen):
+            await screen.load()
+
+    ctx.spawn(load)
     return screen.root

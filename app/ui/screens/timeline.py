@@ -447,8 +447,9 @@ class TimelineScreen:
                     ),
                 ),
             ]
-        # Before/after and exports read the record, so they stay after discharge too.
-        actions += patient_tools(self.ctx, patient.id)
+        # Before/after and exports read the record, so they stay after discharge too; a
+        # break-glass grant allows reading only, so no export.
+        actions += patient_tools(self.ctx, patient.id, export=not self.read_only)
         return ft.Container(
             padding=ft.Padding.all(14),
             border_radius=12,
