@@ -254,3 +254,30 @@ def test_on_a_tablet_it_is_in_the_rail_and_others_are_sent_home(ward, busy_days)
         await harness.until(lambda: harness.page.route == "/rounds")
 
     run(nurse)
+
+
+def test_a_calendar_range_longer_than_the_service_takes_is_refused_on_the_spot(ward):
+    async def scenario():
+        harness = await signed_in(ward.db, ward.charge.username, PASSWORD)
+        await go(harness, "/compliance")
+        await wait_for_text(harness, "Checks by shift")
+        await select_chip(harness, "Other dates")
+        picker = harness.find(lambda c: isinstance(c, ft.DateRangePicker))[-1]
+        picker.start_value, picker.end_value = datetime(2025, 1, 1), datetime(2026, 11, 20)
+        await harness.session.dispatch_event(picker._i, "change", None)
+        [problem] = harness.find(
+            lambda c: isinstance(c, ft.Text) and c.value == "Choose at most 400 days."
+        )
+        assert problem.visible and chip(harness, "7 days").selected
+        picker.start_value, picker.end_value = datetime(2026, 11, 2), datetime(2026, 11, 15)
+        await harness.session.dispatch_event(picker._i, "change", None)
+        await wait_for_text(harness, "Mon 2 Nov to Sun 15 Nov 2026 · 14 days")
+        assert not problem.visible
+
+    before = compliance_views(ward.db, ward.ward.id)
+    run(scenario)
+    # Refused on the screen, so only the first week and the chosen fortnight were read.
+    assert compliance_views(ward.db, ward.ward.id)[len(before) :] == [
+        "compliance 2026-11-14..2026-11-20",
+        "compliance 2026-11-02..2026-11-15",
+    ]

@@ -7,6 +7,7 @@ import io
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import flet as ft
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from sqlmodel import select
@@ -279,3 +280,33 @@ def test_when_the_browser_does_not_take_the_file_the_screen_says_so(ward):
     assert "The CSV was made (and is in the audit log)" in shown(harness)
     # The service made and audited the file before the browser refused it.
     assert len(exports_of(ward.db, patient.id)) == 1
+
+
+def test_other_dates_from_the_calendar_are_exported(ward, clock):
+    patient = ward.admit(admitted_at=clock() - timedelta(days=40))
+
+    async def scenario():
+        harness = await signed_in(ward.db, ward.charge.username, PASSWORD)
+        calls = ClientCalls(harness)
+        await go(harness, export_route(patient.id))
+        await wait_for_text(harness, "Download CSV")
+        await select_chip(harness, "Other dates")
+        picker = harness.find(lambda c: isinstance(c, ft.DateRangePicker))[-1]
+        # The calendar opens on the range shown (at ward noon), from admission to today.
+        assert picker.start_value.astimezone(CHICAGO).date() == date(2026, 10, 22)
+        assert picker.first_date.astimezone(CHICAGO).date() == date(2026, 10, 11)
+        assert picker.last_date.astimezone(CHICAGO).date() == date(2026, 11, 20)
+        # What the browser sends back: the chosen days at its midnight.
+        picker.start_value, picker.end_value = datetime(2026, 11, 1), datetime(2026, 11, 10)
+        await harness.session.dispatch_event(picker._i, "change", None)
+        await wait_for_text(harness, "Sun 1 Nov to Tue 10 Nov 2026 · 10 days")
+        assert chip(harness, "Other dates").selected and not chip(harness, "30 days").selected
+        await export_once(harness, calls, "CSV")
+        return calls
+
+    calls = run(scenario)
+
+    assert calls.named("save_file")[0].args["file_name"] == "rounds-2026-11-01-to-2026-11-10.csv"
+    assert exports_of(ward.db, patient.id) == [
+        (ward.charge.staff_id, "csv 2026-11-01..2026-11-10 via web app")
+    ]
