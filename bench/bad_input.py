@@ -219,6 +219,8 @@ class Form:
     table: type | None = None
     # How a field's value is placed in the form (the draft's free fields are a dict).
     wrap: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    # Times of the stored row that cannot precede the patient's admission.
+    after_admission: tuple[str, ...] = ()
 
 
 def by_key(bench: Bench, table: type, form: dict) -> Any:
@@ -252,7 +254,7 @@ def _episode(b: Bench) -> tuple[dict, dict]:
         b.db,
         b.nurse,
         {
-            "patient_id": b.patient(),
+            "patient_id": b.patient(admitted_at=started - timedelta(minutes=10)),
             "kind": "seclusion",
             "ordered_at": started,
             "ordered_by": "Dr. Synthetic",
@@ -279,6 +281,7 @@ FORMS = [
         _check,
         lambda b, f, x: check_ins.record_check_in(b.db, b.tech, f),
         table=CheckIn,
+        after_admission=("observed_at",),
     ),
     Form(
         models.RoutineCheckCreate,
@@ -288,6 +291,7 @@ FORMS = [
         ),
         lambda b, f, x: check_ins.record_routine_check(b.db, b.tech, f),
         table=CheckIn,
+        after_admission=("observed_at",),
     ),
     Form(
         models.SleepReportCreate,
@@ -305,6 +309,7 @@ FORMS = [
         ),
         lambda b, f, x: sleep.record_sleep_report(b.db, b.tech, f),
         table=SleepReport,
+        after_admission=("reported_at",),
     ),
     Form(
         models.GroupSessionCreate,
@@ -354,6 +359,7 @@ FORMS = [
         ),
         lambda b, f, x: incidents.record_incident(b.db, b.tech, f),
         table=Incident,
+        after_admission=("occurred_at",),
     ),
     Form(
         models.RestraintEpisodeCreate,
@@ -371,6 +377,7 @@ FORMS = [
         ),
         lambda b, f, x: incidents.start_restraint(b.db, b.nurse, f),
         table=RestraintEpisode,
+        after_admission=("ordered_at", "started_at"),
     ),
     Form(
         models.RestraintProgress,
@@ -410,6 +417,7 @@ FORMS = [
         ),
         lambda b, f, x: levels.change_level(b.db, b.nurse, f),
         table=LevelChange,
+        after_admission=("effective_at",),
     ),
     Form(
         models.PatientCreate,
@@ -544,6 +552,11 @@ def run_case(bench: Bench, form: Form, name: str, value: Any) -> tuple[str, str 
     stored, wanted = getattr(row, name), getattr(accepted, name)
     if stored != wanted:
         return "saved", f"stored {stored!r:.60} differs from accepted {wanted!r:.60}"
+    if name in form.after_admission:
+        with bench.db.reading() as session:
+            admitted = session.get(Patient, row.patient_id).admitted_at
+        if stored < admitted:
+            return "saved", "saved with a time before the patient's admission"
     return "saved", None
 
 

@@ -47,7 +47,7 @@ class Ward(SQLModel, table=True):
 class WardCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: RequiredShortText
+    code: str
     name: RequiredShortText
     time_zone: str
     night_start_hour: Hour = 22
@@ -56,6 +56,15 @@ class WardCreate(BaseModel):
     shift_start_hours: list[StrictInt] = PydanticField(
         default_factory=lambda: [7, 15, 23], min_length=1, max_length=4
     )
+
+    @field_validator("code")
+    @classmethod
+    def _required_code(cls, value: str) -> str:
+        # As long as the ward.code column holds.
+        value = check_text(value, 20)
+        if not value:
+            raise ValueError("is required")
+        return value
 
     @field_validator("time_zone")
     @classmethod

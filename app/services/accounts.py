@@ -29,6 +29,8 @@ PIN_DIGITS = 6
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
 # Verified when the username is unknown, so both refusals take the same time.
 _DUMMY_HASH = _hasher.hash("not a real password")
+# Verified in place of a password that cannot be hashed; shorter than any allowed password.
+_UNUSABLE = "\x00"
 
 
 @dataclass(frozen=True)
@@ -206,10 +208,14 @@ def sign_in(db: Database, username: str, password: str) -> StaffRead:
 def verify_pin(db: Database, actor: Actor, pin: str) -> bool:
     """Whether the PIN is this user's (audited either way). Counting tries is the session's job."""
     now = db.clock()
+    # Issued PINs are 6 ASCII digits: anything else (a lone surrogate cannot even be keyed) is
+    # simply a wrong PIN, refused and audited like one.
+    well_formed = isinstance(pin, str) and len(pin) == PIN_DIGITS and pin.isascii()
     with db.writing() as session:
         staff = session.get(Staff, actor.staff_id)
         matches = (
-            staff is not None
+            well_formed
+            and staff is not None
             and staff.active
             and staff.pin_verifier is not None
             and hmac.compare_digest(staff.pin_verifier, pin_verifier(db.keys.pin, staff.id, pin))
@@ -255,11 +261,24 @@ def _staff(session: Session, staff_id: int) -> Staff:
 
 
 def _password_matches(staff: Staff | None, password: str) -> bool:
+    # A password no account can hold (a lone surrogate cannot be encoded to hash) still costs
+    # one verification, so its refusal takes as long as any other wrong password.
+    usable = isinstance(password, str) and _encodable(password)
     try:
-        matched = _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password)
+        matched = _hasher.verify(
+            staff.password_hash if staff else _DUMMY_HASH, password if usable else _UNUSABLE
+        )
     except (VerificationError, InvalidHashError):
         return False
-    return matched and staff is not None
+    return matched and usable and staff is not None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _audit_sign_in(

@@ -11,7 +11,13 @@ from app.services.audit import write_audit
 from app.services.errors import Conflict, InvalidInput, NotAllowed
 from app.services.levels import LevelRead, level_at
 from app.services.records import current
-from app.services.requests import find_replay, request_hash, save_once, validated
+from app.services.requests import (
+    find_replay,
+    refuse_before_admission,
+    request_hash,
+    save_once,
+    validated,
+)
 from app.services.ward_time import is_night
 from app.storage.database import Database
 from models import (
@@ -135,6 +141,7 @@ def _build_check_in(
     now: datetime,
     replacing: int | None = None,
 ) -> CheckIn:
+    refuse_before_admission(session, patient, observed_at=data.observed_at)
     # One patient's checks are written one at a time (PostgreSQL; SQLite's BEGIN IMMEDIATE
     # already serialises writers), so two devices cannot both pass the duplicate guard.
     session.exec(select(Patient.id).where(Patient.id == patient.id).with_for_update()).one()

@@ -48,6 +48,14 @@ class DraftInput(BaseModel):
         return json.loads(json.dumps(value, default=str))
 
 
+class _DraftKey(BaseModel):
+    """The form key a draft is closed by, checked like the one it was saved under."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_key: ClientKey
+
+
 class DraftRead(BaseModel):
     id: int
     client_key: str
@@ -124,6 +132,7 @@ def open_drafts(
 def close_draft(db: Database, actor: Actor, client_key: str) -> None:
     """Close the actor's draft under this form key (saved or discarded); no draft is fine."""
     now = db.clock()
+    client_key = validated(_DraftKey, {"client_key": client_key}, now=now).client_key
     with db.writing() as session:
         row = session.exec(
             select(Draft).where(Draft.staff_id == actor.staff_id, Draft.client_key == client_key)

@@ -1,10 +1,10 @@
 """Group sessions: starting one, and each patient's attendance and participation."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, and_, or_, select
 
 from app.services.access import (
     NOT_ON_YOUR_WARDS,
@@ -25,6 +25,7 @@ from models import (
     GroupSessionCreate,
     Patient,
     Staff,
+    Ward,
 )
 from models.codes import (
     Attendance,
@@ -34,6 +35,10 @@ from models.codes import (
     ParticipationQuality,
     RecordKind,
 )
+
+# A patient admitted while a group runs (about an hour on a ward) may still join it late; one
+# admitted later than this came after the group was over.
+JOINING_LIMIT = timedelta(hours=1)
 
 
 class AttendanceRead(BaseModel):
@@ -79,7 +84,8 @@ def read_attendance(row: GroupAttendance, *, replayed: bool = False) -> Attendan
 
 
 def _roster(session: Session, group: GroupSession) -> list[RosterRow]:
-    """The ward's admitted patients, and anyone already marked (who may since have left)."""
+    """The ward's admitted patients who could have joined, and anyone already marked (who may
+    since have left)."""
     marked = {
         row.patient_id: row
         for row in session.exec(
@@ -92,7 +98,13 @@ def _roster(session: Session, group: GroupSession) -> list[RosterRow]:
         select(Patient)
         .where(
             Patient.ward_id == group.ward_id,
-            or_(Patient.discharged_at.is_(None), Patient.id.in_(list(marked))),
+            or_(
+                and_(
+                    Patient.discharged_at.is_(None),
+                    Patient.admitted_at <= group.started_at + JOINING_LIMIT,
+                ),
+                Patient.id.in_(list(marked)),
+            ),
         )
         .order_by(Patient.room, Patient.bed, Patient.id)
     ).all()
@@ -197,6 +209,15 @@ def _build_group_attendance(
     group = session.get(GroupSession, data.session_id, with_for_update=True)
     if group is None or group.ward_id != patient.ward_id:
         raise InvalidInput([f"{patient.display_name} is not on this group's ward."])
+    if patient.admitted_at > group.started_at + JOINING_LIMIT:
+        zone = session.get(Ward, patient.ward_id).zone
+        raise InvalidInput(
+            [
+                f"{patient.display_name} was admitted at "
+                f"{patient.admitted_at.astimezone(zone):%d %b %H:%M}, after this group "
+                f"(started {group.started_at.astimezone(zone):%d %b %H:%M}) was over."
+            ]
+        )
     # One attendance per patient per group, so participation rates count each patient once.
     if _marked(session, group.id, patient.id, replacing=replacing) is not None:
         raise Conflict(

@@ -15,7 +15,13 @@ from app.services.access import (
 from app.services.audit import write_audit
 from app.services.errors import Conflict, InvalidInput, NotAllowed
 from app.services.records import current
-from app.services.requests import find_replay, request_hash, save_once, validated
+from app.services.requests import (
+    find_replay,
+    refuse_before_admission,
+    request_hash,
+    save_once,
+    validated,
+)
 from app.storage.database import Database
 from models import (
     Incident,
@@ -87,6 +93,7 @@ def _build_incident(
     now: datetime,
     replacing: int | None = None,
 ) -> Incident:
+    refuse_before_admission(session, patient, occurred_at=data.occurred_at)
     row = Incident(
         patient_id=patient.id,
         ward_id=patient.ward_id,
@@ -238,6 +245,9 @@ def _build_restraint(
     replacing: int | None = None,
 ) -> RestraintEpisode:
     """Build an episode; an amendment (`replacing`) keeps the original's recorded progress."""
+    refuse_before_admission(
+        session, patient, ordered_at=data.ordered_at, started_at=data.started_at
+    )
     if data.incident_id is not None:
         incident = session.get(Incident, data.incident_id)
         if incident is None or incident.patient_id != patient.id:

@@ -8,7 +8,13 @@ from sqlmodel import Session, select
 from app.services.access import Actor, Permission, authorize_patient
 from app.services.audit import write_audit
 from app.services.records import current
-from app.services.requests import find_replay, request_hash, save_once, validated
+from app.services.requests import (
+    find_replay,
+    refuse_before_admission,
+    request_hash,
+    save_once,
+    validated,
+)
 from app.storage.database import Database
 from models import LevelChange, LevelChangeCreate, Patient, Staff
 from models.codes import AuditAction, ObservationLevel, RecordKind
@@ -51,6 +57,8 @@ def level_at(session: Session, patient_id: int, moment: datetime) -> LevelRead |
 def _build_level_change(
     session: Session, *, staff: Staff, patient: Patient, data: LevelChangeCreate, now: datetime
 ) -> LevelChange:
+    # The admission order starts the history; an order before it would never be in effect.
+    refuse_before_admission(session, patient, effective_at=data.effective_at)
     row = LevelChange(
         patient_id=patient.id,
         level=data.level,

@@ -10,8 +10,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.services.errors import Conflict, explain
+from app.services.errors import Conflict, InvalidInput, explain, label
 from app.storage.database import Database
+from models import Patient, Ward
 
 Model = TypeVar("Model", bound=BaseModel)
 Result = TypeVar("Result")
@@ -53,3 +54,21 @@ def save_once(db: Database, save: Callable[[Session], Result]) -> Result:
             raise
     with db.writing() as session:
         return save(session)
+
+
+def refuse_before_admission(session: Session, patient: Patient, **moments: datetime) -> None:
+    """InvalidInput when a record's time (named by its field) is before the patient's admission.
+
+    Nothing is observed of a patient on the ward before they arrive: such a time is a wrong
+    date, a device clock far behind, or the wrong patient.
+    """
+    early = [field for field, moment in moments.items() if moment < patient.admitted_at]
+    if early:
+        zone = session.get(Ward, patient.ward_id).zone
+        admitted = f"{patient.admitted_at.astimezone(zone):%d %b %H:%M}"
+        raise InvalidInput(
+            [
+                f"{label(field)} is before {patient.display_name} was admitted ({admitted})."
+                for field in early
+            ]
+        )

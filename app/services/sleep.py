@@ -9,7 +9,13 @@ from app.services.access import Actor, Permission, authorize_patient
 from app.services.audit import write_audit
 from app.services.errors import Conflict, InvalidInput
 from app.services.records import current
-from app.services.requests import find_replay, request_hash, save_once, validated
+from app.services.requests import (
+    find_replay,
+    refuse_before_admission,
+    request_hash,
+    save_once,
+    validated,
+)
 from app.services.ward_time import night_bounds
 from app.storage.database import Database
 from models import Patient, SleepReport, SleepReportCreate, Staff, Ward
@@ -46,6 +52,8 @@ def _build_sleep_report(
     now: datetime,
     replacing: int | None = None,
 ) -> SleepReport:
+    # The night itself may precede admission: the patient reports how they slept at home.
+    refuse_before_admission(session, patient, reported_at=data.reported_at)
     ward = session.get(Ward, patient.ward_id)
     night_start, _ = night_bounds(ward, data.night_of)
     if data.reported_at < night_start:

@@ -277,7 +277,7 @@ def _update_restraint(w: World, actor: Actor, context: str):
 
     def episode(patient, ward):
         made["episode"] = incidents.start_restraint(
-            w.db, ward.nurse, restraint_form(patient.id, w.clock() - timedelta(minutes=20))
+            w.db, ward.nurse, restraint_form(patient.id, w.clock() - timedelta(minutes=5))
         )
 
     w.patient(context, episode)

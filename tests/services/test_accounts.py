@@ -99,3 +99,29 @@ def test_deactivated_staff_can_neither_sign_in_nor_act(ward, clock):
     with ward.db.reading() as session:
         assert session.get(Staff, ward.tech.staff_id) is not None  # kept, never deleted
     clock.advance(minutes=timedelta(minutes=1).total_seconds() / 60)
+
+
+def _audited(db, action: AuditAction) -> list[AuditEvent]:
+    with db.reading() as session:
+        return session.exec(select(AuditEvent).where(AuditEvent.action == action)).all()
+
+
+@pytest.mark.parametrize("password", ["lone \ud800 surrogate", "\udc80\udcff" * 4])
+def test_a_password_with_a_lone_surrogate_is_a_wrong_password(ward, password):
+    with pytest.raises(SignInFailed) as refused:
+        sign_in(ward.db, ward.tech.username, password)
+    assert refused.value.message == SIGN_IN_REFUSED
+    [failure] = _audited(ward.db, AuditAction.sign_in_failed)
+    assert failure.staff_id == ward.tech.staff_id and failure.detail == "wrong password"
+    with ward.db.reading() as session:
+        assert session.get(Staff, ward.tech.staff_id).failed_sign_ins == 1
+
+
+@pytest.mark.parametrize(
+    "pin", ["12\ud80034", "\udfff" * 6, "\uff11\uff12\uff13\uff14\uff15\uff16", ""]
+)
+def test_a_pin_that_is_not_six_digits_is_a_wrong_pin(ward, pin):
+    issue_pin(ward.db, ward.tech, ward.tech.staff_id)
+    assert verify_pin(ward.db, ward.tech, pin) is False
+    [failure] = _audited(ward.db, AuditAction.unlock_failed)
+    assert failure.staff_id == ward.tech.staff_id

@@ -196,3 +196,19 @@ def test_a_late_entered_check_just_before_another_is_a_duplicate_too(ward, clock
     record_check_in(ward.db, ward.tech, check(patient.id, clock()))
     with pytest.raises(Conflict, match="already checked"):
         record_check_in(ward.db, ward.nurse, check(patient.id, clock() - timedelta(seconds=30)))
+
+
+def test_a_check_before_the_patients_admission_is_refused_and_writes_nothing(ward, clock):
+    patient = ward.patients[0]  # admitted 10 min ago: 11:50 on the ward
+    audits = count(ward.db, AuditEvent)
+    with pytest.raises(InvalidInput, match=r"Time seen is before .* was admitted \(20 Nov 11:50\)"):
+        record_check_in(ward.db, ward.tech, check(patient.id, clock() - timedelta(minutes=11)))
+    routine = {"patient_id": patient.id, "observed_at": clock() - timedelta(hours=3)}
+    with pytest.raises(InvalidInput, match=r"before .* was admitted"):
+        record_routine_check(ward.db, ward.tech, {**routine, "client_key": key()})
+    assert (count(ward.db, CheckIn), count(ward.db, AuditEvent)) == (0, audits)
+
+    on_arrival = record_check_in(
+        ward.db, ward.tech, check(patient.id, clock() - timedelta(minutes=10))
+    )
+    assert on_arrival.observed_at == clock() - timedelta(minutes=10)

@@ -286,7 +286,7 @@ def test_a_check_amended_at_the_same_time_is_not_taken_for_a_duplicate(ward, clo
 
 
 def test_an_amended_check_that_duplicates_another_check_is_refused(ward, clock):
-    patient = ward.patients[0]
+    patient = ward.admit(admitted_at=clock() - timedelta(minutes=20))
     first = check(patient.id, clock() - timedelta(minutes=15))
     record_check_in(ward.db, ward.tech, first)
     second = check(patient.id, clock())
@@ -451,3 +451,18 @@ def test_two_nurses_voiding_at_once_make_one_correction(ward, clock):
     assert sorted(r.replayed for r in results) == [False, True]
     assert count(ward.db, Correction) == 1
     assert audits(ward.db, "void") == 1
+
+
+def test_an_amendment_to_a_time_before_the_admission_is_refused(ward, clock):
+    record_id, data, _ = make(RecordKind.check_in, ward, clock)
+    before = (count(ward.db, CheckIn), count(ward.db, Correction), audits(ward.db))
+    with pytest.raises(InvalidInput, match=r"Time seen is before .* was admitted"):
+        amend_record(
+            ward.db,
+            ward.nurse,
+            "check_in",
+            record_id,
+            {**data, "observed_at": clock() - timedelta(hours=1), "client_key": key()},
+            "Wrong time",
+        )
+    assert (count(ward.db, CheckIn), count(ward.db, Correction), audits(ward.db)) == before

@@ -64,6 +64,12 @@ def test_closing_a_draft_that_was_never_kept_is_harmless(ward):
     assert open_drafts(ward.db, ward.tech) == []
 
 
+@pytest.mark.parametrize("form_key", ["lone \ud800 surrogate", "nul\x00in-the-key", "short", ""])
+def test_closing_under_a_key_no_form_could_have_is_refused(ward, form_key):
+    with pytest.raises(InvalidInput, match="Form key"):
+        close_draft(ward.db, ward.tech, form_key)
+
+
 def test_drafts_are_newest_first_and_old_ones_lapse(ward, clock):
     old, new = key(), key()
     draft(ward, old, note="first")

@@ -298,3 +298,18 @@ def test_two_markings_of_one_patient_sent_at_once_make_one(ward, clock):
 
     assert outcomes.count("conflict") == 1
     assert count(ward.db, GroupAttendance) == 1
+
+
+def test_a_patient_admitted_after_a_group_was_over_is_neither_listed_nor_marked(ward, clock):
+    group = start(ward, clock, started_at=clock() - timedelta(hours=2))
+    late_comer = ward.admit()  # admitted 10 min ago, long after the group's hour
+    joined = ward.admit(admitted_at=clock() - timedelta(minutes=90))  # half an hour in
+    listed = [row.patient_id for row in group_session(ward.db, ward.tech, group.id).roster]
+    assert joined.id in listed and late_comer.id not in listed
+    with pytest.raises(InvalidInput, match="was admitted at 20 Nov 11:50, after this group"):
+        record_attendance(ward.db, ward.tech, mark(group.id, late_comer.id))
+    assert count(ward.db, GroupAttendance) == 0
+    saved = record_attendance(
+        ward.db, ward.tech, mark(group.id, joined.id, "late_arrival", participation_level="active")
+    )
+    assert saved.attendance == "late_arrival"

@@ -118,3 +118,11 @@ def test_other_wards_admins_and_discharged_patients_are_refused(ward, db, clock)
     with pytest.raises(NotAllowed, match="read-only"):
         record_incident(db, ward.tech, incident(patient.id, clock()))
     assert count(db, Incident) == 0
+
+
+def test_an_incident_before_the_patients_admission_is_refused(ward, clock):
+    patient = ward.patients[0]  # admitted 10 min ago
+    audits = count(ward.db, AuditEvent)
+    with pytest.raises(InvalidInput, match=r"Time of incident is before .* was admitted"):
+        record_incident(ward.db, ward.tech, incident(patient.id, clock() - timedelta(days=2)))
+    assert (count(ward.db, Incident), count(ward.db, AuditEvent)) == (0, audits)

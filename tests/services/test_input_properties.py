@@ -269,7 +269,7 @@ VALID: dict[type[BaseModel], st.SearchStrategy[dict]] = {
     ),
     WardCreate: st.fixed_dictionaries(
         {
-            "code": text(120, required=True),
+            "code": text(20, required=True),
             "name": text(120, required=True),
             "time_zone": st.sampled_from(["America/Chicago", "Europe/London", "UTC"]),
         },
@@ -441,7 +441,7 @@ TEXTS = [
     (PatientCreate, "preferred_name", 120),
     (PatientCreate, "room", 20),
     (PatientCreate, "bed", 20),
-    (WardCreate, "code", 120),
+    (WardCreate, "code", 20),
     (WardCreate, "name", 120),
     (StaffCreate, "username", 64),
     (StaffCreate, "display_name", 120),

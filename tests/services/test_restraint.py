@@ -230,8 +230,9 @@ def test_overdue_deadlines_are_named_as_they_pass(ward, clock):
 
 def test_open_episodes_are_listed_until_they_end_or_are_voided(ward, clock):
     first, second, third = ward.patients
-    a = start_restraint(ward.db, ward.nurse, order(first.id, clock() - timedelta(minutes=20)))
-    b = start_restraint(ward.db, ward.nurse, order(second.id, clock() - timedelta(minutes=10)))
+    # The patients were admitted 10 min ago.
+    a = start_restraint(ward.db, ward.nurse, order(first.id, clock() - timedelta(minutes=8)))
+    b = start_restraint(ward.db, ward.nurse, order(second.id, clock() - timedelta(minutes=4)))
     c = start_restraint(ward.db, ward.nurse, order(third.id, clock()))
 
     listed = open_restraints(ward.db, ward.tech, ward.ward.id)
@@ -277,3 +278,13 @@ def test_two_nurses_recording_different_ends_at_once_cannot_both_win(ward, clock
     (winner,) = [o for o in outcomes if o != "refused"]
     with ward.db.reading() as session:
         assert session.get(RestraintEpisode, episode.id).ended_at == winner
+
+
+def test_an_episode_ordered_or_started_before_the_admission_is_refused(ward, clock):
+    patient = ward.patients[0]  # admitted 10 min ago
+    earlier = clock() - timedelta(minutes=15)
+    with pytest.raises(InvalidInput, match=r"Order time is before .* was admitted"):
+        start_restraint(ward.db, ward.nurse, order(patient.id, clock(), ordered_at=earlier))
+    with pytest.raises(InvalidInput, match=r"Start time is before .* was admitted"):
+        start_restraint(ward.db, ward.nurse, order(patient.id, clock(), started_at=earlier))
+    assert count(ward.db, RestraintEpisode) == 0

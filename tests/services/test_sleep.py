@@ -149,3 +149,15 @@ def test_two_reports_of_one_night_sent_at_once_make_one(ward, clock):
 
     assert outcomes.count("refused") == 1
     assert count(ward.db, SleepReport) == 1
+
+
+def test_a_report_taken_before_the_admission_is_refused_but_a_night_at_home_is_not(ward, clock):
+    patient = ward.admit(admitted_at=clock() - timedelta(hours=2))  # 10:00 on the ward
+    with pytest.raises(
+        InvalidInput, match=r"Time reported is before .* was admitted \(20 Nov 10:00\)"
+    ):
+        record_sleep_report(ward.db, ward.tech, report(patient.id, clock() - timedelta(hours=3)))
+    assert count(ward.db, SleepReport) == 0
+    # Last night was spent at home: the patient can still say how they slept.
+    saved = record_sleep_report(ward.db, ward.tech, report(patient.id, clock()))
+    assert saved.night_of == LAST_NIGHT

@@ -111,18 +111,20 @@ def test_voided_and_amended_away_checks_do_not_count(ward, clock):
 
 def test_night_sleep_is_estimated_from_asleep_checks_over_the_night_window(ward, clock):
     patient = ward.admit(
-        level=ObservationLevel.routine_q60, admitted_at=local(2026, 11, 19, 21, 30)
+        level=ObservationLevel.routine_q60, admitted_at=local(2026, 11, 18, 21, 30)
     )
     # Night of Thu 19 Nov, 22:00-07:00 (9 h): hourly checks, 6 of 9 asleep.
     statuses = ["awake_in_bed", "asleep", "asleep", "asleep", "awake_in_bed"]
     statuses += ["asleep", "asleep", "asleep", "awake_in_bed"]
     for hour, status in zip([22, 23, 0, 1, 2, 3, 4, 5, 6], statuses, strict=True):
         night_day = 19 if hour >= 22 else 20
-        seen(ward, patient.id, local(2026, 11, night_day, hour, 10), status)
+        # The first, a day after the admission order, is late on its own.
+        late = {"late_reason": "other"} if hour == 22 else {}
+        seen(ward, patient.id, local(2026, 11, night_day, hour, 10), status, **late)
     seen(ward, patient.id, local(2026, 11, 20, 7, 10), "asleep")  # after the night: not counted
     # Night of Wed 18 Nov: only two checks, too few to estimate.
     seen(ward, patient.id, local(2026, 11, 18, 23, 0), "asleep")
-    seen(ward, patient.id, local(2026, 11, 19, 2, 0), "asleep")
+    seen(ward, patient.id, local(2026, 11, 19, 2, 0), "asleep", late_reason="other")
     record_sleep_report(
         ward.db,
         ward.tech,
