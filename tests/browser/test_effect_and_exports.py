@@ -4,7 +4,7 @@ a browser download with nothing about the patient in any URL."""
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -126,3 +126,25 @@ def test_before_after_on_a_phone_and_a_pdf_downloaded(
     go(phone, "/compliance")
     expect(phone.get_by_text("Checks by shift")).to_be_visible(timeout=SHOWN_MS)
     shoot(phone, "compliance-phone")
+    # Other dates, tapped in Flutter's own calendar: the ward days come back as tapped.
+    first, last = today - timedelta(days=10), today - timedelta(days=4)
+    phone.get_by_role("checkbox", name="Other dates").click()
+    for day in (first, last):
+        phone.get_by_role("button", name=calendar_name(day), exact=True).click()
+    phone.get_by_role("button", name="Use these dates").click()
+    expect(phone.get_by_role("group", name=f"{first:%a} {first.day} {first:%b} to ")).to_be_visible(
+        timeout=SHOWN_MS
+    )
+    expect(phone.get_by_text("Checks by shift")).to_be_visible(timeout=SHOWN_MS)
+    with demo_ward.db.reading() as session:
+        viewed = session.exec(
+            select(AuditEvent.detail)
+            .where(AuditEvent.action == AuditAction.view, AuditEvent.ward_id == ward.id)
+            .order_by(AuditEvent.id.desc())
+        ).first()
+    assert viewed == f"compliance {first}..{last}"
+
+
+def calendar_name(day: date) -> str:
+    """How Flutter's calendar names a day to a screen reader: "2, Monday, November 2, 2026"."""
+    return f"{day.day}, {day:%A}, {day:%B} {day.day}, {day.year}"
