@@ -475,7 +475,9 @@ class WardApp:
         self.session.choose_ward(admin_desk(self.settings))
         self.night_override = None
         self._update_night()
-        route = self.wanted_route if resolve(self.wanted_route) else ADMIN_HOME
+        # An address asked for before sign-in (the ward default, /rounds, is not theirs).
+        wanted = self.wanted_route
+        route = wanted if wanted != HOME and resolve(wanted) else ADMIN_HOME
         self.wanted_route = HOME
         await self._navigate(route)
 
