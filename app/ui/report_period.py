@@ -7,12 +7,13 @@ choices for the audit and break-glass report screens.
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import flet as ft
 
 from app.services.errors import InvalidInput
 from app.services.ward_time import day_bounds
+from app.ui.date_range import last_days
 from app.ui.errors import guarded
 from app.ui.theme import TARGET, Palette
 from models import Ward
@@ -36,11 +37,6 @@ class Period:
     @property
     def days(self) -> int:
         return (self.last - self.first).days + 1
-
-
-def last_days(today: date, days: int) -> tuple[date, date]:
-    """The `days` local days that end today (today included)."""
-    return today - timedelta(days=days - 1), today
 
 
 def _read_date(text: str, name: str, problems: list[str]) -> date | None:
@@ -140,7 +136,7 @@ class PeriodFields:
 
     async def choose(self, days: int) -> None:
         """A quick choice: fill both fields and run the report."""
-        first, last = last_days(self.today, days)
-        self.first.value, self.last.value = first.isoformat(), last.isoformat()
+        chosen = last_days(self.today, days)
+        self.first.value, self.last.value = chosen.start.isoformat(), chosen.end.isoformat()
         self.root.update()
         await self.on_choice()

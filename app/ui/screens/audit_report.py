@@ -15,8 +15,9 @@ import flet as ft
 from app.services.audit_report import AuditRow, audit_report, patient_id_for_mrn
 from app.services.errors import ServiceError
 from app.ui.context import ScreenContext
+from app.ui.date_range import last_days
 from app.ui.errors import GENERIC_ERROR, guarded
-from app.ui.report_period import DEFAULT_DAYS, PeriodFields, last_days, read_period
+from app.ui.report_period import DEFAULT_DAYS, PeriodFields, read_period
 from app.ui.theme import TARGET, Palette
 from models.codes import AuditAction
 
@@ -115,10 +116,15 @@ class AuditReportScreen:
         self.zone = ZoneInfo(ctx.ward.time_zone)
         today = ctx.now().astimezone(self.zone).date()
         # Kept for the session, so a re-render (night mode, rotation, unlock) keeps the filters.
-        first, last = last_days(today, DEFAULT_DAYS)
+        default = last_days(today, DEFAULT_DAYS)
         self.filters: dict[str, str] = ctx.extras.setdefault(
             "audit_filters",
-            {"first": first.isoformat(), "last": last.isoformat(), "user": "", "mrn": ""},
+            {
+                "first": default.start.isoformat(),
+                "last": default.end.isoformat(),
+                "user": "",
+                "mrn": "",
+            },
         )
         self.rows: list[AuditRow] = []
         self.shown = 0

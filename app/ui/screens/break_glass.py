@@ -21,6 +21,7 @@ from app.services.errors import ServiceError
 from app.services.wards import patient_header
 from app.ui.context import ScreenContext
 from app.ui.errors import guarded
+from app.ui.labels import clock_time
 from app.ui.routes import timeline_route
 from app.ui.theme import TARGET, Palette
 from models.break_glass import REASON_MIN
@@ -32,10 +33,6 @@ BREAK_GLASS_ROUTE = "/break-glass"
 HELD = "break_glass_held"
 ENDED = "break_glass_ended"
 MINUTES = int(GRANT_LENGTH.total_seconds() // 60)
-
-
-def clock_time(moment: datetime, zone: ZoneInfo) -> str:
-    return f"{moment.astimezone(zone):%H:%M}"
 
 
 def banner_text(expires_at: datetime, zone: ZoneInfo) -> str:

@@ -12,8 +12,10 @@ import flet as ft
 from app.services.break_glass import BreakGlassReportRow, break_glass_report
 from app.services.errors import ServiceError
 from app.ui.context import ScreenContext
+from app.ui.date_range import last_days
 from app.ui.errors import GENERIC_ERROR, guarded
-from app.ui.report_period import PeriodFields, last_days, read_period
+from app.ui.labels import clock_time
+from app.ui.report_period import PeriodFields, read_period
 from app.ui.screens.audit_report import one_line
 from app.ui.theme import TARGET, Palette
 from models.codes import Role
@@ -54,7 +56,7 @@ class GrantCard:
 def grant_card(row: BreakGlassReportRow, zone: ZoneInfo, now: datetime) -> GrantCard:
     """A grant in a reviewer's words, times in `zone`, in force or not at `now`."""
     in_force = row.opened_at <= now < row.expires_at
-    until = f"{row.expires_at.astimezone(zone):%H:%M}"
+    until = clock_time(row.expires_at, zone)
     return GrantCard(
         id=row.id,
         patient=f"MRN {row.mrn} · ward {row.ward_code}",
@@ -75,9 +77,10 @@ class BreakGlassReportScreen:
         self.colors: Palette = ctx.colors
         self.zone = ZoneInfo(ctx.ward.time_zone)
         today = ctx.now().astimezone(self.zone).date()
-        first, last = last_days(today, DEFAULT_DAYS)
+        default = last_days(today, DEFAULT_DAYS)
         self.filters: dict[str, str] = ctx.extras.setdefault(
-            "break_glass_filters", {"first": first.isoformat(), "last": last.isoformat()}
+            "break_glass_filters",
+            {"first": default.start.isoformat(), "last": default.end.isoformat()},
         )
         self.rows: list[BreakGlassReportRow] = []
         self.shown = 0
