@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import one_of
@@ -20,6 +20,8 @@ class Correction(SQLModel, table=True):
         one_of("action", CorrectionAction),
         # A record is corrected once; a replacement may itself be corrected later.
         UniqueConstraint("record_kind", "record_id"),
+        # Which correction a record is the replacement of (timeline pages ask for each entry).
+        Index("ix_correction_replacement", "record_kind", "replacement_id"),
         CheckConstraint(
             "(action = 'amend') = (replacement_id IS NOT NULL)", name="amend_has_replacement"
         ),

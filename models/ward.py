@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, StrictInt, field_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from models.base import ClientRequest, Recorded, max_length, one_of
@@ -153,10 +153,14 @@ class LevelChange(Recorded, ClientRequest, table=True):
     """An observation level order. The current level is the latest one in effect."""
 
     __tablename__ = "level_change"
-    __table_args__ = (one_of("level", ObservationLevel),)
+    __table_args__ = (
+        one_of("level", ObservationLevel),
+        # The order in effect at a moment is the patient's latest before it: one seek.
+        Index("ix_level_change_patient_effective", "patient_id", "effective_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     level: str = Field(max_length=30)
     effective_at: datetime
     ordered_by: str = Field(max_length=120)

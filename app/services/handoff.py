@@ -15,8 +15,9 @@ from app.services.access import Actor, Permission, authorize
 from app.services.audit import write_audit
 from app.services.check_ins import ON_TIME_FACTOR
 from app.services.errors import InvalidInput
-from app.services.levels import LevelRead, level_at, read_level
+from app.services.levels import LevelRead, read_level
 from app.services.records import current
+from app.services.rounds import levels_at
 from app.services.timeline import group_name, words
 from app.services.trends import estimate_sleep
 from app.services.ward_time import local_date, night_bounds, shift_at
@@ -214,7 +215,8 @@ def _nights_ending_in(ward: Ward, start: datetime, end: datetime) -> Iterator[Ni
 
 
 def _last_moods(session: Session, ids: list[int], end: datetime) -> dict[int, MoodBrief]:
-    """Each patient's latest self-rating before `end`, one index seek per patient."""
+    """Each patient's latest self-rating before `end`: one index seek per patient, one round
+    trip."""
     latest = (
         sa_select(CheckIn.id)
         .where(
@@ -229,14 +231,11 @@ def _last_moods(session: Session, ids: list[int], end: datetime) -> dict[int, Mo
         .correlate(Patient)
         .scalar_subquery()
     )
-    check_ids = [
-        check_id
-        for check_id in session.exec(select(latest).where(Patient.id.in_(ids)))
-        if check_id is not None
-    ]
-    if not check_ids:
-        return {}
-    rows = session.exec(select(CheckIn).where(CheckIn.id.in_(check_ids))).all()
+    rows = session.exec(
+        select(CheckIn.patient_id, CheckIn.observed_at, CheckIn.mood, CheckIn.anxiety).where(
+            CheckIn.id.in_(select(latest).where(Patient.id.in_(ids)))
+        )
+    ).all()
     return {
         row.patient_id: MoodBrief(at=row.observed_at, mood=row.mood, anxiety=row.anxiety)
         for row in rows
@@ -252,14 +251,16 @@ class _ShiftRecords:
     """What the ward recorded in the window, per patient id."""
 
     level_changes: dict[int, list[LevelRead]]
-    checks: dict[int, list[CheckIn]]
+    # Rows of the check columns a handoff reads (see `_shift_records`).
+    checks: dict[int, list]
     staff_names: dict[int, str]
     incidents: dict[int, list[IncidentBrief]]
     restraints: dict[int, list[RestraintBrief]]
     groups_missed: dict[int, list[GroupBrief]]
     reported_sleep: dict[int, list[SleepConcern]]
     moods: dict[int, MoodBrief]
-    levels: dict[int, LevelRead | None]
+    # Patients without a level order in effect are left out.
+    levels: dict[int, LevelRead]
 
 
 def _grouped(rows, make) -> dict[int, list]:
@@ -280,9 +281,23 @@ def _shift_records(
 ) -> _ShiftRecords:
     """One query per kind of record for the whole ward, current records only."""
     ids = [patient.id for patient in patients]
+    # Only the columns a handoff reads, as plain rows with the writer's name joined: a night
+    # shift's checks for a whole ward are over a thousand rows, too many to load as objects.
     checks = _grouped(
         session.exec(
-            select(CheckIn)
+            select(
+                CheckIn.id,
+                CheckIn.patient_id,
+                CheckIn.observed_at,
+                CheckIn.status,
+                CheckIn.note,
+                CheckIn.missed,
+                CheckIn.late,
+                CheckIn.late_reason,
+                CheckIn.recorded_by,
+                Staff.display_name,
+            )
+            .outerjoin(Staff, Staff.id == CheckIn.recorded_by)
             .where(
                 CheckIn.patient_id.in_(ids),
                 _in_window(CheckIn.observed_at, checks_from, end),
@@ -292,7 +307,9 @@ def _shift_records(
         ),
         lambda row: (row.patient_id, row),
     )
-    writers = {row.recorded_by for rows in checks.values() for row in rows}
+    staff_names = {
+        row.recorded_by: row.display_name or "" for rows in checks.values() for row in rows
+    }
     return _ShiftRecords(
         level_changes=_grouped(
             session.exec(
@@ -307,9 +324,7 @@ def _shift_records(
             lambda row: (row.patient_id, read_level(row)),
         ),
         checks=checks,
-        staff_names=dict(
-            session.exec(select(Staff.id, Staff.display_name).where(Staff.id.in_(writers))).all()
-        ),
+        staff_names=staff_names,
         incidents=_grouped(
             session.exec(
                 select(Incident)
@@ -395,7 +410,7 @@ def _shift_records(
             ),
         ),
         moods=_last_moods(session, ids, min(end, now)),
-        levels={patient.id: level_at(session, patient.id, min(end, now)) for patient in patients},
+        levels=levels_at(session, ids, min(end, now)),
     )
 
 
@@ -433,7 +448,7 @@ def _patient_row(
             poor_sleep.append(
                 SleepConcern(night_of=night_of, source="estimated", hours=estimate.hours)
             )
-    level = records.levels[patient.id]
+    level = records.levels.get(patient.id)
     interval = level.level.check_interval if level else None
     row = HandoffPatient(
         patient_id=patient.id,

@@ -8,12 +8,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from app.services.access import Actor, Permission, authorize
-from app.services.check_ins import CheckInRead, Due, due_after, read_check_in
-from app.services.levels import LevelRead
+from app.services.check_ins import ON_TIME_FACTOR, CheckInRead, Due, read_check_in
+from app.services.levels import LevelRead, read_level
 from app.services.records import current
 from app.services.ward_time import is_night
 from app.storage.database import Database
-from models import CheckIn, Patient, RestraintEpisode, Staff, Ward
+from models import CheckIn, LevelChange, Patient, RestraintEpisode, Staff, Ward
 from models.codes import Precaution
 
 # CLINICAL.md: overdue alerts escalate to staff, charge nurse and manager at 0/5/10/15 minutes.
@@ -76,8 +76,9 @@ def _state(due: Due, now: datetime) -> tuple[DueState, int, int]:
     return DueState.overdue, minutes, escalation
 
 
-def _last_checks(session: Session, patient_ids: list[int]) -> dict[int, CheckIn]:
-    """Each patient's latest current check: one index seek per patient, one round trip."""
+def _last_checks(session: Session, patient_ids: list[int]) -> dict[int, tuple[CheckIn, str]]:
+    """Each patient's latest current check with its writer's name: one index seek per
+    patient, one round trip."""
     latest = (
         sa_select(CheckIn.id)
         .where(CheckIn.patient_id == Patient.id, current(CheckIn))
@@ -86,13 +87,44 @@ def _last_checks(session: Session, patient_ids: list[int]) -> dict[int, CheckIn]
         .correlate(Patient)
         .scalar_subquery()
     )
-    ids = [
-        check_id
-        for check_id in session.exec(select(latest).where(Patient.id.in_(patient_ids)))
-        if check_id is not None
-    ]
-    rows = session.exec(select(CheckIn).where(CheckIn.id.in_(ids))).all() if ids else []
-    return {row.patient_id: row for row in rows}
+    rows = session.exec(
+        select(CheckIn, Staff.display_name)
+        .outerjoin(Staff, Staff.id == CheckIn.recorded_by)
+        .where(CheckIn.id.in_(select(latest).where(Patient.id.in_(patient_ids))))
+    ).all()
+    return {row.patient_id: (row, name or "") for row, name in rows}
+
+
+def levels_at(session: Session, patient_ids: list[int], moment: datetime) -> dict[int, LevelRead]:
+    """Each patient's level order in effect at `moment` (as `levels.level_at` finds it), for
+    many patients in one round trip; patients without one are left out."""
+    latest = (
+        sa_select(LevelChange.id)
+        .where(
+            LevelChange.patient_id == Patient.id,
+            LevelChange.effective_at <= moment,
+            current(LevelChange),
+        )
+        .order_by(LevelChange.effective_at.desc(), LevelChange.id.desc())
+        .limit(1)
+        .correlate(Patient)
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        select(LevelChange).where(
+            LevelChange.id.in_(select(latest).where(Patient.id.in_(patient_ids)))
+        )
+    ).all()
+    return {row.patient_id: read_level(row) for row in rows}
+
+
+def _due(level: LevelRead | None, last_seen: datetime | None) -> Due:
+    """`check_ins.due_after` with the level already read (for the whole ward at once)."""
+    interval = level.level.check_interval if level else None
+    if interval is None:
+        return Due(None, None, None, level)
+    since = max(filter(None, [last_seen, level.effective_at]))
+    return Due(since + interval, since + interval * ON_TIME_FACTOR, interval, level)
 
 
 def _deadlines(session: Session, ward_id: int, now: datetime) -> dict[int, list[Deadline]]:
@@ -128,19 +160,14 @@ def rounds_for(db: Database, actor: Actor, ward_id: int) -> Rounds:
             .where(Patient.ward_id == ward_id, Patient.discharged_at.is_(None))
             .order_by(Patient.room, Patient.bed)
         ).all()
-        checks = _last_checks(session, [patient.id for patient in patients])
-        staff_names = dict(
-            session.exec(
-                select(Staff.id, Staff.display_name).where(
-                    Staff.id.in_({check.recorded_by for check in checks.values()})
-                )
-            ).all()
-        )
+        ids = [patient.id for patient in patients]
+        checks = _last_checks(session, ids)
+        levels = levels_at(session, ids, now)
         deadlines = _deadlines(session, ward_id, now)
         rows = []
         for patient in patients:
-            last = checks.get(patient.id)
-            due = due_after(session, patient.id, last.observed_at if last else None, now)
+            last, staff_name = checks.get(patient.id, (None, ""))
+            due = _due(levels.get(patient.id), last.observed_at if last else None)
             state, minutes, escalation = _state(due, now)
             rows.append(
                 RoundsRow(
@@ -151,9 +178,7 @@ def rounds_for(db: Database, actor: Actor, ward_id: int) -> Rounds:
                     bed=patient.bed,
                     precautions=patient.precautions,
                     level=due.level,
-                    last_check=read_check_in(last, staff_names.get(last.recorded_by, ""))
-                    if last
-                    else None,
+                    last_check=read_check_in(last, staff_name) if last else None,
                     due_at=due.due_at,
                     late_at=due.late_at,
                     state=state,

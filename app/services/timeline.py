@@ -8,11 +8,13 @@ import binascii
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import BaseModel
-from sqlalchemy import String, and_, literal_column, or_, union_all
+from sqlalchemy import String, and_, bindparam, literal_column, or_, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from app.services.access import Actor, Permission, authorize_patient
 from app.services.audit import write_audit
@@ -194,17 +196,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, RecordKind, int]:
 
 
 def _branch(
-    kind: RecordKind,
-    patient_id: int,
-    start: datetime | None,
-    end: datetime | None,
-    after: tuple[datetime, RecordKind, int] | None,
-    limit: int,
+    kind: RecordKind, windowed: tuple[bool, bool], after_kind: RecordKind | None, limit: int
 ):
     """One kind's newest `limit` positions before the cursor, from its (patient, time) index.
 
     The page order is (at desc, kind asc, id desc); with the kind fixed per branch the cursor
     condition reduces to a plain range on the time column, so each branch is an index seek.
+    Values are bound at execution (`_page_positions`), so the statement is built once per shape.
     """
     at = _TIME_COLUMNS[kind]
     record_id = _ID_COLUMNS[kind]
@@ -212,15 +210,16 @@ def _branch(
         literal_column(f"'{kind.value}'", String).label("kind"),
         record_id.label("id"),
         at.label("at"),
-    ).where(_PATIENT_COLUMNS[kind] == patient_id)
+    ).where(_PATIENT_COLUMNS[kind] == bindparam("patient_id"))
     if kind == RecordKind.group_attendance:
         query = query.join(GroupSession, GroupSession.id == GroupAttendance.session_id)
-    if start is not None:
-        query = query.where(at >= start)
-    if end is not None:
-        query = query.where(at < end)
-    if after is not None:
-        after_at, after_kind, after_id = after
+    has_start, has_end = windowed
+    if has_start:
+        query = query.where(at >= bindparam("start", type_=UTCDateTime()))
+    if has_end:
+        query = query.where(at < bindparam("end", type_=UTCDateTime()))
+    if after_kind is not None:
+        after_at = bindparam("after_at", type_=UTCDateTime())
         if kind.value < after_kind.value:
             # At the cursor's time, kinds sorting before the cursor's were on earlier pages.
             query = query.where(at < after_at)
@@ -229,9 +228,32 @@ def _branch(
         else:
             # The plain `at <=` lets the index seek to the cursor instead of filtering up to it.
             query = query.where(
-                at <= after_at, or_(at < after_at, and_(at == after_at, record_id < after_id))
+                at <= after_at,
+                or_(at < after_at, and_(at == after_at, record_id < bindparam("after_id"))),
             )
     return query.order_by(at.desc(), record_id.desc()).limit(limit)
+
+
+@lru_cache(maxsize=256)
+def _page_statement(
+    kinds: tuple[RecordKind, ...],
+    windowed: tuple[bool, bool],
+    after_kind: RecordKind | None,
+    limit: int,
+):
+    """One UNION ALL over (kind, id, at) for a page's shape: built once, then reused, since
+    building the seven branches cost more than running them."""
+    # SQLite refuses ORDER BY/LIMIT directly inside a compound member, so each is a subquery.
+    branches = [
+        sa_select(sub.c.kind, sub.c.id, sub.c.at).select_from(sub)
+        for sub in (_branch(kind, windowed, after_kind, limit).subquery() for kind in kinds)
+    ]
+    merged = union_all(*branches).subquery()
+    return (
+        sa_select(merged.c.kind, merged.c.id, merged.c.at)
+        .order_by(merged.c.at.desc(), merged.c.kind, merged.c.id.desc())
+        .limit(limit)
+    )
 
 
 def _page_positions(
@@ -243,20 +265,18 @@ def _page_positions(
     after: tuple[datetime, RecordKind, int] | None,
     limit: int,
 ) -> list[tuple[RecordKind, int, datetime]]:
-    """One UNION ALL over (kind, id, at): the page's positions in order, plus one to spare."""
-    # SQLite refuses ORDER BY/LIMIT directly inside a compound member, so each is a subquery.
-    branches = [
-        sa_select(sub.c.kind, sub.c.id, sub.c.at).select_from(sub)
-        for sub in (
-            _branch(kind, patient_id, start, end, after, limit).subquery() for kind in kinds
-        )
-    ]
-    merged = union_all(*branches).subquery()
-    rows = session.execute(
-        sa_select(merged.c.kind, merged.c.id, merged.c.at)
-        .order_by(merged.c.at.desc(), merged.c.kind, merged.c.id.desc())
-        .limit(limit)
-    ).all()
+    """The page's positions in order, plus one to spare."""
+    statement = _page_statement(
+        tuple(kinds), (start is not None, end is not None), after[1] if after else None, limit
+    )
+    values: dict[str, object] = {"patient_id": patient_id}
+    if start is not None:
+        values["start"] = start
+    if end is not None:
+        values["end"] = end
+    if after is not None:
+        values["after_at"], values["after_id"] = after[0], after[2]
+    rows = session.execute(statement, values).all()
     return [(RecordKind(kind), record_id, _aware(at)) for kind, record_id, at in rows]
 
 
@@ -449,8 +469,8 @@ def _entries(
     for kind, record_id, _ in positions:
         ids.setdefault(kind, []).append(record_id)
     rows: dict[tuple[RecordKind, int], tuple] = {}
+    staff_names: dict[int, str] = {}
     for kind, kind_ids in ids.items():
-        table = _ID_COLUMNS[kind].class_
         if kind == RecordKind.group_attendance:
             found = session.exec(
                 select(GroupAttendance, GroupSession)
@@ -458,16 +478,26 @@ def _entries(
                 .where(GroupAttendance.id.in_(kind_ids))
             ).all()
             rows.update({(kind, row.id): (row, group) for row, group in found})
-        else:
-            found = session.exec(select(table).where(table.id.in_(kind_ids))).all()
-            rows.update({(kind, row.id): (row,) for row in found})
+            continue
+        # Plain rows, not ORM objects, with the writer's name joined: a page is read-only,
+        # and loading it into the session took longer than the queries.
+        table = _ID_COLUMNS[kind].class_.__table__
+        for row in session.execute(
+            sa_select(table, Staff.display_name.label("staff_name"))
+            .outerjoin(Staff, Staff.id == table.c.recorded_by)
+            .where(table.c.id.in_(kind_ids))
+        ):
+            rows[(kind, row.id)] = (row,)
+            staff_names[row.recorded_by] = row.staff_name or ""
 
     corrections = _corrections(session, ids)
-    staff_ids = {found[0].recorded_by for found in rows.values()}
-    staff_ids |= {correction.corrected_by for correction in corrections}
-    staff_names = dict(
-        session.exec(select(Staff.id, Staff.display_name).where(Staff.id.in_(staff_ids))).all()
-    )
+    for correction in corrections:
+        staff_names[correction.corrected_by] = correction.corrector or ""
+    unnamed = {found[0].recorded_by for found in rows.values()} - staff_names.keys()
+    if unnamed:
+        staff_names.update(
+            session.exec(select(Staff.id, Staff.display_name).where(Staff.id.in_(unnamed))).all()
+        )
     describe = _Describe(ward, staff_names)
     corrected = {(RecordKind(c.record_kind), c.record_id): c for c in corrections}
     amends = {
@@ -498,23 +528,38 @@ def _entries(
     return entries
 
 
-def _corrections(session: Session, ids: dict[RecordKind, list[int]]) -> list[Correction]:
-    """Corrections of the page's records, and the amendments the page's records replace."""
-    if not ids:
-        return []
+@lru_cache(maxsize=128)
+def _corrections_statement(kinds: tuple[RecordKind, ...]):
+    """Corrections of a page's records and those they replace, for the kinds on the page."""
+    table = Correction.__table__
+    ids = {kind: bindparam(f"ids_{kind.value}", expanding=True) for kind in kinds}
     of_page = or_(
         *(
-            and_(Correction.record_kind == kind.value, Correction.record_id.in_(kind_ids))
-            for kind, kind_ids in ids.items()
+            and_(table.c.record_kind == kind.value, table.c.record_id.in_(ids[kind]))
+            for kind in kinds
         )
     )
     replaced_by_page = or_(
         *(
-            and_(Correction.record_kind == kind.value, Correction.replacement_id.in_(kind_ids))
-            for kind, kind_ids in ids.items()
+            and_(table.c.record_kind == kind.value, table.c.replacement_id.in_(ids[kind]))
+            for kind in kinds
         )
     )
-    return list(session.exec(select(Correction).where(or_(of_page, replaced_by_page))).all())
+    return (
+        sa_select(table, Staff.display_name.label("corrector"))
+        .outerjoin(Staff, Staff.id == table.c.corrected_by)
+        .where(or_(of_page, replaced_by_page))
+    )
+
+
+def _corrections(session: Session, ids: dict[RecordKind, list[int]]) -> list:
+    """Corrections of the page's records, and the amendments the page's records replace,
+    with the name of who corrected them (`corrector`)."""
+    if not ids:
+        return []
+    kinds = tuple(sorted(ids, key=lambda kind: kind.value))
+    values = {f"ids_{kind.value}": ids[kind] for kind in kinds}
+    return list(session.execute(_corrections_statement(kinds), values).all())
 
 
 def _check_window(start: datetime | None, end: datetime | None) -> None:
