@@ -1,7 +1,8 @@
 """A range of ward-local days chosen with a tap: a few preset chips and "Other dates" (a calendar).
 
-Used by the export and ward compliance screens. The pure half (`DayRange`, `last_days`,
-`picked_day`) is tested without Flet.
+The one date-range chooser of the app: the export, ward compliance, audit report and break-glass
+report screens use it. The pure half (`DayRange` and its UTC bounds, `last_days`, `picked_day`,
+`range_problem`) is tested without Flet.
 """
 
 from collections.abc import Awaitable, Callable
@@ -11,8 +12,10 @@ from zoneinfo import ZoneInfo
 
 import flet as ft
 
+from app.services.ward_time import day_bounds
 from app.ui.errors import guarded
 from app.ui.theme import TARGET, Palette
+from models import Ward
 
 OTHER = "Other dates"
 
@@ -36,6 +39,11 @@ class DayRange:
         last = f"{self.end:%a} {self.end.day} {self.end:%b} {self.end.year}"
         count = f"{self.days} day{'' if self.days == 1 else 's'}"
         return f"{first} to {last} · {count}" if self.days > 1 else f"{last} · {count}"
+
+    def utc_bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """From midnight of the first day to midnight after the last, in `zone`, as UTC instants."""
+        ward = Ward(code="", name="", time_zone=zone.key)
+        return day_bounds(ward, self.start)[0], day_bounds(ward, self.end)[1]
 
 
 def last_days(today: date, days: int, *, first: date | None = None) -> DayRange:
@@ -77,6 +85,8 @@ class RangeChooser:
     """Preset chips, an "Other dates" chip that opens a calendar, and the chosen range in words.
 
     `on_change(range)` runs after every new choice; `limit` is the most days the service takes.
+    `chosen` is the label shown as chosen; when it is OTHER, `other` is the range it stands for
+    (so a screen drawn again keeps a calendar choice).
     """
 
     def __init__(
@@ -91,6 +101,7 @@ class RangeChooser:
         last_day: date,
         limit: int,
         on_change: Callable[[DayRange], Awaitable[None]],
+        other: DayRange | None = None,
     ) -> None:
         self.page = page
         self.colors = colors
@@ -101,7 +112,10 @@ class RangeChooser:
         self.limit = limit
         self.on_change = on_change
         self.chosen = chosen
-        self.range = next(preset for preset in presets if preset.label == chosen).choose()
+        if chosen == OTHER and other is not None:
+            self.range = other
+        else:
+            self.range = next(preset for preset in presets if preset.label == chosen).choose()
         self.chips = ft.Row(wrap=True, spacing=8, run_spacing=8)
         self.words = ft.Text(self.range.text(), size=16, color=colors.text)
         self.problem = ft.Text("", size=15, color=colors.overdue, visible=False)

@@ -1,7 +1,7 @@
 """The admin shell and its audit report screen, driven through the real shell over a real
 database: sign-in as an admin, the report of a technician's view, filters and their messages."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import flet as ft
@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from app.services.audit_report import AuditRow
 from app.services.timeline import timeline_for
-from app.ui.report_period import read_period
+from app.ui.date_range import DayRange
 from app.ui.routes import destinations
 from app.ui.screens import audit_report as screen
 from app.ui.screens.audit_report import audit_line, showing
@@ -18,6 +18,7 @@ from models import AuditEvent
 from models.codes import AuditAction, RecordKind, Role
 from tests.factories import Ward
 from tests.ui.app_session import field, open_app, outlined, run, shown, sign_in
+from tests.ui.ward_screens import chip, select_chip
 
 CHICAGO = ZoneInfo("America/Chicago")
 AUDIT = "/admin/audit"
@@ -173,29 +174,47 @@ def test_an_unknown_mrn_says_so_and_shows_no_rows(viewed):
     run(scenario)
 
 
-@pytest.mark.parametrize(
-    ("first", "last", "message"),
-    [
-        ("2026-11-20", "2026-11-10", "The last date is before the first: swap them."),
-        ("2026-01-01", "2026-11-20", "Choose at most 92 days at a time"),
-        ("20/11/2026", "2026-11-20", "is not a date: write it as YYYY-MM-DD"),
-    ],
-)
-def test_a_period_that_does_not_make_sense_gets_a_sentence(viewed, first, last, message):
+def report_reads(db) -> int:
+    with db.reading() as session:
+        details = session.exec(select(AuditEvent.detail)).all()
+    return sum(detail.startswith("audit report") for detail in details)
+
+
+def test_a_calendar_period_longer_than_92_days_is_refused_without_a_read(viewed):
     ward = viewed
 
     async def scenario():
         harness, _ = await open_app(ward.db)
         await sign_in(harness, ward.admin.username, lands_on=AUDIT)
         await report_shown(harness)
-        field(harness, "From").value = first
-        field(harness, "To (included)").value = last
-        await harness.click(harness.button("Show report"))
+        reads = report_reads(ward.db)
+        await select_chip(harness, "Other dates")
+        picker = harness.find(lambda c: isinstance(c, ft.DateRangePicker))[-1]
+        assert picker.help_text == "Choose up to 92 days"
+        picker.start_value, picker.end_value = datetime(2026, 1, 1), datetime(2026, 11, 20)
+        await harness.session.dispatch_event(picker._i, "change", None)
+        [problem] = harness.find(
+            lambda c: isinstance(c, ft.Text) and c.value == "Choose at most 92 days."
+        )
+        assert problem.visible and chip(harness, "7 days").selected
+        assert report_reads(ward.db) == reads
+        # The week shown stays shown.
+        assert "Viewed" in shown(harness)
+
+        picker.start_value, picker.end_value = datetime(2026, 11, 20), datetime(2026, 11, 20)
+        await harness.session.dispatch_event(picker._i, "change", None)
+        await harness.until(lambda: report_reads(ward.db) == reads + 1)
         await report_shown(harness)
-        assert message in shown(harness)
-        assert "Viewed" not in shown(harness)
-        # The filters stay as typed, to be corrected.
-        assert field(harness, "From").value == first
+        assert not problem.visible and chip(harness, "Other dates").selected
+        assert "Fri 20 Nov 2026 · 1 day" in harness.texts()
+        assert "Viewed" in shown(harness)
+
+        # Drawn again (night mode): the calendar's days are kept, not the default week.
+        await harness.click(harness.by_semantics("Night mode"))
+        await harness.until(lambda: "Day mode" in harness.labels())
+        await report_shown(harness)
+        assert chip(harness, "Other dates").selected
+        assert "Fri 20 Nov 2026 · 1 day" in harness.texts()
 
     run(scenario)
 
@@ -222,7 +241,7 @@ def test_a_long_report_is_drawn_a_page_at_a_time(viewed, clock, monkeypatch):
     run(scenario)
 
 
-def test_a_quick_choice_fills_the_dates_and_runs_the_report(viewed, clock):
+def test_a_preset_chip_runs_the_report_over_its_days(viewed, clock):
     ward = viewed
     clock.advance(days=3)
 
@@ -231,9 +250,12 @@ def test_a_quick_choice_fills_the_dates_and_runs_the_report(viewed, clock):
         await sign_in(harness, ward.admin.username, lands_on=AUDIT)
         await report_shown(harness)
         assert "Viewed" in shown(harness)
-        await harness.click(outlined(harness, "Today"))
+        assert chip(harness, "7 days").selected
+        await select_chip(harness, "Today")
+        await harness.until(lambda: "timeline" not in harness.texts())
         await report_shown(harness)
-        assert field(harness, "From").value == "2026-11-23"
+        assert chip(harness, "Today").selected
+        assert "Mon 23 Nov 2026 · 1 day" in harness.texts()
         # Three days later, today holds only the admin's sign-in and first report.
         assert "timeline" not in harness.texts()
         assert "Signed in" in harness.texts()
@@ -270,12 +292,10 @@ def test_a_row_reads_in_the_hospitals_zone(viewed, clock):
 
 
 def test_a_period_is_whole_local_days_across_a_dst_change():
-    period = read_period(
-        "2026-10-31", "2026-11-01", zone="America/Chicago", today=date(2026, 11, 20)
-    )
+    start, end = DayRange(date(2026, 10, 31), date(2026, 11, 1)).utc_bounds(CHICAGO)
     # Midnight CDT (UTC-5) to midnight CST (UTC-6) two days later: 49 hours.
-    assert period.start.isoformat() == "2026-10-31T05:00:00+00:00"
-    assert period.end - period.start == timedelta(hours=49)
+    assert start.isoformat() == "2026-10-31T05:00:00+00:00"
+    assert end - start == timedelta(hours=49)
 
 
 def test_another_wards_admin_sees_the_same_trail(viewed, db):

@@ -6,8 +6,10 @@ line) is tested without Flet.
 """
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import flet as ft
@@ -15,13 +17,18 @@ import flet as ft
 from app.services.audit_report import AuditRow, audit_report, patient_id_for_mrn
 from app.services.errors import ServiceError
 from app.ui.context import ScreenContext
-from app.ui.date_range import last_days
+from app.ui.date_range import OTHER, DayRange, Preset, RangeChooser, last_days
 from app.ui.errors import GENERIC_ERROR, guarded
-from app.ui.report_period import DEFAULT_DAYS, PeriodFields, read_period
 from app.ui.theme import TARGET, Palette
 from models.codes import AuditAction
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_RANGE = "7 days"
+# The longest period a screen asks for at once; the console's report has no such limit.
+MAX_DAYS = 92
+# HIPAA keeps the audit trail six years: the calendar reaches that far back.
+LOOK_BACK = timedelta(days=6 * 366)
 
 # Rows drawn at once; "Show more" draws the next as many.
 PAGE_SIZE = 100
@@ -107,6 +114,42 @@ def showing(shown: int, total: int) -> str:
     return f"Showing {shown:,} of {total:,} {noun}, newest first"
 
 
+def report_presets(today: date) -> list[Preset]:
+    """Today, and the last 7, 30 and 90 days."""
+    return [Preset("Today", lambda: last_days(today, 1))] + [
+        Preset(f"{days} days", lambda days=days: last_days(today, days)) for days in (7, 30, 90)
+    ]
+
+
+def period_chooser(
+    ctx: ScreenContext,
+    zone: ZoneInfo,
+    kept: dict[str, Any],
+    *,
+    default: str,
+    on_change: Callable[[DayRange], Awaitable[None]],
+) -> RangeChooser:
+    """The days of an admin report, up to MAX_DAYS, as last chosen in this session (`kept`)."""
+    today = ctx.now().astimezone(zone).date()
+    return RangeChooser(
+        ctx.page,
+        ctx.colors,
+        zone,
+        report_presets(today),
+        chosen=kept.get("range_label", default),
+        other=kept.get("range") if kept.get("range_label") == OTHER else None,
+        first_day=today - LOOK_BACK,
+        last_day=today,
+        limit=MAX_DAYS,
+        on_change=on_change,
+    )
+
+
+def keep_period(kept: dict[str, Any], chooser: RangeChooser) -> None:
+    """Remember the chosen days for this session, so a re-render keeps them."""
+    kept.update(range_label=chooser.chosen, range=chooser.range)
+
+
 class AuditReportScreen:
     """The filters, the count line and the rows of one admin's audit report."""
 
@@ -114,17 +157,9 @@ class AuditReportScreen:
         self.ctx = ctx
         self.colors: Palette = ctx.colors
         self.zone = ZoneInfo(ctx.ward.time_zone)
-        today = ctx.now().astimezone(self.zone).date()
         # Kept for the session, so a re-render (night mode, rotation, unlock) keeps the filters.
-        default = last_days(today, DEFAULT_DAYS)
-        self.filters: dict[str, str] = ctx.extras.setdefault(
-            "audit_filters",
-            {
-                "first": default.start.isoformat(),
-                "last": default.end.isoformat(),
-                "user": "",
-                "mrn": "",
-            },
+        self.filters: dict[str, Any] = ctx.extras.setdefault(
+            "audit_filters", {"user": "", "mrn": ""}
         )
         self.rows: list[AuditRow] = []
         self.shown = 0
@@ -132,13 +167,8 @@ class AuditReportScreen:
         self.last_day: date | None = None
 
         page = ctx.page
-        self.period = PeriodFields(
-            page,
-            self.colors,
-            today=today,
-            first=self.filters["first"],
-            last=self.filters["last"],
-            on_choice=self.run,
+        self.period = period_chooser(
+            ctx, self.zone, self.filters, default=DEFAULT_RANGE, on_change=lambda _: self.run()
         )
         self.user = ft.TextField(
             label="User (username)",
@@ -201,14 +231,15 @@ class AuditReportScreen:
 
     async def run(self) -> None:
         """Read the filters, fetch the report (audited by the service) and draw the first page."""
-        first, last = self.period.values()
+        chosen = self.period.range
         user, mrn = (self.user.value or "").strip(), (self.mrn.value or "").strip()
-        self.filters.update(first=first.strip(), last=last.strip(), user=user, mrn=mrn)
+        keep_period(self.filters, self.period)
+        self.filters.update(user=user, mrn=mrn)
         self.generation += 1
         generation = self.generation
         self._busy(True)
         try:
-            rows = await self._fetch(first, last, user, mrn)
+            rows = await self._fetch(chosen, user, mrn)
         except ServiceError as refused:
             if generation == self.generation:
                 self._refused(refused.message)
@@ -228,16 +259,15 @@ class AuditReportScreen:
         self._draw_more()
         self._busy(False)
 
-    async def _fetch(self, first: str, last: str, user: str, mrn: str) -> list[AuditRow]:
-        today = self.ctx.now().astimezone(self.zone).date()
-        period = read_period(first, last, zone=self.zone.key, today=today)
+    async def _fetch(self, chosen: DayRange, user: str, mrn: str) -> list[AuditRow]:
+        start, end = chosen.utc_bounds(self.zone)
         patient_id = await self.ctx.call(patient_id_for_mrn, self.ctx.db, mrn) if mrn else None
         return await self.ctx.call(
             audit_report,
             self.ctx.db,
             self.ctx.actor,
-            start=period.start,
-            end=period.end,
+            start=start,
+            end=end,
             username=user or None,
             patient_id=patient_id,
         )

@@ -5,6 +5,7 @@ until when, and how often they looked. Newest first; reading it is audited by th
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import flet as ft
@@ -12,18 +13,16 @@ import flet as ft
 from app.services.break_glass import BreakGlassReportRow, break_glass_report
 from app.services.errors import ServiceError
 from app.ui.context import ScreenContext
-from app.ui.date_range import last_days
 from app.ui.errors import GENERIC_ERROR, guarded
 from app.ui.labels import clock_time
-from app.ui.report_period import PeriodFields, read_period
-from app.ui.screens.audit_report import one_line
+from app.ui.screens.audit_report import keep_period, one_line, period_chooser
 from app.ui.theme import TARGET, Palette
 from models.codes import Role
 
 logger = logging.getLogger(__name__)
 
 # Openings are rare: a month at a glance.
-DEFAULT_DAYS = 30
+DEFAULT_RANGE = "30 days"
 PAGE_SIZE = 100
 
 ROLE_WORDS = {
@@ -76,23 +75,13 @@ class BreakGlassReportScreen:
         self.ctx = ctx
         self.colors: Palette = ctx.colors
         self.zone = ZoneInfo(ctx.ward.time_zone)
-        today = ctx.now().astimezone(self.zone).date()
-        default = last_days(today, DEFAULT_DAYS)
-        self.filters: dict[str, str] = ctx.extras.setdefault(
-            "break_glass_filters",
-            {"first": default.start.isoformat(), "last": default.end.isoformat()},
-        )
+        self.filters: dict[str, Any] = ctx.extras.setdefault("break_glass_filters", {})
         self.rows: list[BreakGlassReportRow] = []
         self.shown = 0
         self.generation = 0
         page = ctx.page
-        self.period = PeriodFields(
-            page,
-            self.colors,
-            today=today,
-            first=self.filters["first"],
-            last=self.filters["last"],
-            on_choice=self.run,
+        self.period = period_chooser(
+            ctx, self.zone, self.filters, default=DEFAULT_RANGE, on_change=lambda _: self.run()
         )
         self.show = ft.FilledButton(
             "Show report",
@@ -130,19 +119,16 @@ class BreakGlassReportScreen:
 
     async def run(self) -> None:
         """Fetch the grants of the period (audited by the service) and draw the newest first."""
-        first, last = self.period.values()
-        self.filters.update(first=first.strip(), last=last.strip())
+        chosen = self.period.range
+        keep_period(self.filters, self.period)
         self.generation += 1
         generation = self.generation
         self.show.disabled = True
         self.status.value = "Loading the break-glass report…"
         self.root.update()
         try:
-            today = self.ctx.now().astimezone(self.zone).date()
-            period = read_period(first, last, zone=self.zone.key, today=today)
-            rows = await self.ctx.call(
-                break_glass_report, self.ctx.db, self.ctx.actor, period.start, period.end
-            )
+            start, end = chosen.utc_bounds(self.zone)
+            rows = await self.ctx.call(break_glass_report, self.ctx.db, self.ctx.actor, start, end)
         except ServiceError as refused:
             message = refused.message
         except Exception:
