@@ -184,7 +184,7 @@ class Bench:
     nurse: Actor
     admin: Actor
     ward_id: int
-    other_patient: int
+    other_mrn: str  # a patient on another ward, for break-glass
     group_id: int
 
     def patient(self, level: ObservationLevel = ObservationLevel.q15, **fields) -> int:
@@ -471,7 +471,7 @@ FORMS = [
         models.BreakGlassCreate,
         lambda b: (
             {
-                "patient_id": b.other_patient,
+                "mrn": b.other_mrn,
                 "reason": "Transferred tonight, need the history",
                 "client_key": b.key(),
             },
@@ -710,6 +710,8 @@ def main(argv: list[str] | None = None) -> int:
                 "client_key": "bad-input-group",
             },
         )
+        with db.reading() as session:
+            other_mrn = session.get(Patient, other.patient_ids[0]).mrn
         bench = Bench(
             db,
             clock,
@@ -717,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
             ward.charge,
             staff(Role.admin),
             ward.ward_id,
-            other.patient_ids[0],
+            other_mrn,
             group.id,
         )
         covered, uncovered = covered_models()

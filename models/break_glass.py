@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
 from models.base import ClientRequest, max_length
-from models.fields import ClientKey, Note, RecordId, utc_now
+from models.fields import ClientKey, Note, check_text, utc_now
 
 # A reason short enough to type on a tablet, long enough that "x" or "emergency" is not one.
 REASON_MIN = 10
@@ -36,13 +36,25 @@ class BreakGlassGrant(ClientRequest, SQLModel, table=True):
 
 
 class BreakGlassCreate(BaseModel):
-    """What the break-glass form sends: the patient and why they must be opened."""
+    """What the break-glass form sends: the patient's MRN and why they must be opened.
+
+    The MRN, not the patient's id: the service looks it up only once the opener is authorised,
+    so whether a patient exists is learnt only through an opening, which is audited.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    patient_id: RecordId
+    mrn: str
     reason: Note
     client_key: ClientKey
+
+    @field_validator("mrn")
+    @classmethod
+    def _mrn(cls, value: str) -> str:
+        value = check_text(value, 20)
+        if not value:
+            raise ValueError("is required")
+        return value
 
     @field_validator("reason")
     @classmethod

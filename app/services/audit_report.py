@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlmodel import or_, select
+from sqlmodel import Session, or_, select
 
 from app.services.access import Actor, Permission, authorize
 from app.services.accounts import Console
@@ -56,10 +56,12 @@ def audit_report(
     end: datetime,
     staff_id: int | None = None,
     patient_id: int | None = None,
+    mrn: str | None = None,
     username: str | None = None,
 ) -> list[AuditRow]:
     """Audit rows from `start` (inclusive) to `end` (exclusive), oldest first, optionally for
-    one staff member (by id, or by a `username` that may match no account) and one patient.
+    one staff member (by id, or by a `username` that may match no account) and one patient (by
+    id, or by `mrn`: NotFound when no patient has it).
 
     For admins (view_audit) and the server console. Reading the audit trail is audited too.
     """
@@ -84,6 +86,9 @@ def audit_report(
             query = query.where(or_(Staff.username == name, AuditEvent.username == name))
         if patient_id is not None:
             query = query.where(AuditEvent.patient_id == patient_id)
+        if mrn is not None:
+            # Looked up only once the reader may read the trail: no one else learns it exists.
+            query = query.where(AuditEvent.patient_id == _patient_id(session, mrn))
         found = session.exec(query.order_by(AuditEvent.id).limit(REPORT_LIMIT + 1)).all()
         if len(found) > REPORT_LIMIT:
             raise InvalidInput(
@@ -108,7 +113,7 @@ def audit_report(
             for event, display_name, account, ward_code, mrn in found
         ]
     filters = [f"{start.isoformat()}..{end.isoformat()}"]
-    filters += [f"{name}={value}" for name, value in _filters(staff_id, patient_id, username)]
+    filters += [f"{name}={value}" for name, value in _filters(staff_id, patient_id, mrn, username)]
     with db.writing() as session:
         write_audit(
             session,
@@ -122,18 +127,13 @@ def audit_report(
     return rows
 
 
-def _filters(staff_id: int | None, patient_id: int | None, username: str | None):
-    return [
-        (name, value)
-        for name, value in (("staff", staff_id), ("patient", patient_id), ("user", username))
-        if value is not None
-    ]
+def _filters(staff_id: int | None, patient_id: int | None, mrn: str | None, username: str | None):
+    named = (("staff", staff_id), ("patient", patient_id), ("mrn", mrn), ("user", username))
+    return [(name, value) for name, value in named if value is not None]
 
 
-def patient_id_for_mrn(db: Database, mrn: str) -> int:
-    """The patient with this MRN (for the console's report filter); NotFound otherwise."""
-    with db.reading() as session:
-        found = session.exec(select(Patient.id).where(Patient.mrn == mrn.strip())).first()
+def _patient_id(session: Session, mrn: str) -> int:
+    found = session.exec(select(Patient.id).where(Patient.mrn == mrn.strip())).first()
     if found is None:
         raise NotFound(f"No patient has MRN {mrn.strip()!r}.")
     return found

@@ -68,15 +68,19 @@ def read_grant(row: BreakGlassGrant, *, replayed: bool = False) -> BreakGlassRea
 
 
 def open_break_glass(db: Database, actor: Actor, data: BreakGlassCreate | dict) -> BreakGlassRead:
-    """Open a patient outside the actor's wards for reading, for GRANT_LENGTH, with a reason."""
+    """Open a patient outside the actor's wards for reading, for GRANT_LENGTH, with a reason.
+
+    The patient is found by MRN only after the actor is authorised: NotFound for an MRN no
+    patient has, Conflict for a patient on the actor's own wards.
+    """
     now = db.clock()
     data = validated(BreakGlassCreate, data, now=now)
 
     def save(session: Session) -> BreakGlassRead:
         staff = authorize(session, actor, Permission.break_glass)
-        patient = session.get(Patient, data.patient_id)
+        patient = session.exec(select(Patient).where(Patient.mrn == data.mrn)).first()
         if patient is None:
-            raise NotFound("There is no patient with this number.")
+            raise NotFound(f"No patient has MRN {data.mrn!r}.")
         if session.get(StaffWard, (staff.id, patient.ward_id)) is not None:
             raise Conflict(f"{patient.display_name} is on your wards: open their record directly.")
         replay = find_replay(session, BreakGlassGrant, data)

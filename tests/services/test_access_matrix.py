@@ -405,7 +405,7 @@ def _save_draft(w: World, actor: Actor, context: str):
 def _break_glass(w: World, actor: Actor, context: str):
     patient = w.patient(context)
     form = {
-        "patient_id": patient.id,
+        "mrn": patient.mrn,
         "reason": "Transfer tonight, need history",
         "client_key": key(),
     }

@@ -8,7 +8,7 @@ from app.config import get_settings
 from app.services.accounts import CONSOLE, sign_in
 from app.services.audit_report import audit_report, format_report
 from app.services.check_ins import record_check_in
-from app.services.errors import InvalidInput, NotAllowed, SignInFailed
+from app.services.errors import InvalidInput, NotAllowed, NotFound, SignInFailed
 from app.services.timeline import timeline_for
 from models import AuditEvent
 from models.codes import AuditAction, RecordKind
@@ -74,6 +74,21 @@ def test_the_report_is_narrowed_by_user_patient_and_period(shift, clock):
     )
     assert [row.action for row in nurse_on_patient] == [AuditAction.view]
     assert audit_report(db, admin, start=start - timedelta(hours=1), end=start) == []
+
+
+def test_the_report_is_narrowed_by_mrn_once_the_reader_may_read_it(shift, clock):
+    start, end = clock() - timedelta(hours=1), clock()
+    patient = shift.patients[0]
+    by_mrn = audit_report(shift.db, shift.admin, start=start, end=end, mrn=f" {patient.mrn} ")
+    by_id = audit_report(shift.db, shift.admin, start=start, end=end, patient_id=patient.id)
+    assert [row.id for row in by_mrn] == [row.id for row in by_id] != []
+    assert {row.mrn for row in by_mrn} == {patient.mrn}
+    with pytest.raises(NotFound, match="No patient has MRN 'NOSUCH1'"):
+        audit_report(shift.db, shift.admin, start=start, end=end, mrn="NOSUCH1")
+    # Whether an MRN exists is not told to those who may not read the trail.
+    for mrn in (patient.mrn, "NOSUCH1"):
+        with pytest.raises(NotAllowed):
+            audit_report(shift.db, shift.tech, start=start, end=end, mrn=mrn)
 
 
 def test_failed_sign_ins_under_a_name_with_no_account_are_found_by_that_name(shift, clock):

@@ -29,9 +29,9 @@ def elsewhere(db) -> Ward:
     return Ward.create(db, patients=2)
 
 
-def open_for(db, actor, patient_id, reason=REASON, **fields):
+def open_for(db, actor, mrn, reason=REASON, **fields):
     return open_break_glass(
-        db, actor, {"patient_id": patient_id, "reason": reason, "client_key": key(), **fields}
+        db, actor, {"mrn": mrn, "reason": reason, "client_key": key(), **fields}
     )
 
 
@@ -59,7 +59,7 @@ def test_a_grant_opens_that_patient_for_reading_and_is_audited(ward, elsewhere, 
     patient = elsewhere.patients[0]
     record_check_in(ward.db, elsewhere.tech, check(patient.id, clock()))
 
-    grant = open_for(ward.db, ward.tech, patient.id)
+    grant = open_for(ward.db, ward.tech, patient.mrn)
 
     assert grant.expires_at == clock() + GRANT_LENGTH
     assert grant.ward_id == elsewhere.ward.id
@@ -82,7 +82,7 @@ def test_a_grant_opens_that_patient_for_reading_and_is_audited(ward, elsewhere, 
 
 def test_a_grant_never_allows_writing(ward, elsewhere, clock):
     patient = elsewhere.patients[0]
-    open_for(ward.db, ward.nurse, patient.id)
+    open_for(ward.db, ward.nurse, patient.mrn)
     checks = count(ward.db, CheckIn)
     with pytest.raises(NotAllowed):
         record_check_in(ward.db, ward.nurse, check(patient.id, clock()))
@@ -90,7 +90,7 @@ def test_a_grant_never_allows_writing(ward, elsewhere, clock):
 
 
 def test_a_grant_opens_one_patient_not_their_ward(ward, elsewhere):
-    open_for(ward.db, ward.tech, elsewhere.patients[0].id)
+    open_for(ward.db, ward.tech, elsewhere.patients[0].mrn)
     with pytest.raises(NotAllowed):
         timeline_for(ward.db, ward.tech, elsewhere.patients[1].id)
     with pytest.raises(NotAllowed):
@@ -98,14 +98,14 @@ def test_a_grant_opens_one_patient_not_their_ward(ward, elsewhere):
 
 
 def test_a_grant_is_the_openers_alone(ward, elsewhere):
-    open_for(ward.db, ward.tech, elsewhere.patients[0].id)
+    open_for(ward.db, ward.tech, elsewhere.patients[0].mrn)
     with pytest.raises(NotAllowed):
         timeline_for(ward.db, ward.nurse, elsewhere.patients[0].id)
 
 
 def test_a_grant_expires(ward, elsewhere, clock):
     patient = elsewhere.patients[0]
-    open_for(ward.db, ward.tech, patient.id)
+    open_for(ward.db, ward.tech, patient.mrn)
     clock.advance(seconds=GRANT_LENGTH.total_seconds() - 1)
     timeline_for(ward.db, ward.tech, patient.id)
     clock.advance(seconds=1)
@@ -118,35 +118,50 @@ def test_a_grant_expires(ward, elsewhere, clock):
 def test_a_discharged_patient_can_be_read_through_a_grant(ward, elsewhere):
     patient = elsewhere.patients[0]
     discharge_patient(elsewhere.db, elsewhere.charge, patient.id)
-    open_for(ward.db, ward.tech, patient.id)
+    open_for(ward.db, ward.tech, patient.mrn)
     assert timeline_for(ward.db, ward.tech, patient.id).patient_id == patient.id
 
 
 @pytest.mark.parametrize("reason", ["", "emergency", "          x", "x" * 1001])
 def test_a_grant_needs_a_real_reason(ward, elsewhere, reason):
     with pytest.raises(InvalidInput, match="Reason"):
-        open_for(ward.db, ward.tech, elsewhere.patients[0].id, reason=reason)
+        open_for(ward.db, ward.tech, elsewhere.patients[0].mrn, reason=reason)
     assert count(ward.db, BreakGlassGrant) == 0
 
 
 def test_admins_cannot_break_the_glass(ward, elsewhere):
     with pytest.raises(NotAllowed, match="role"):
-        open_for(ward.db, ward.admin, elsewhere.patients[0].id)
+        open_for(ward.db, ward.admin, elsewhere.patients[0].mrn)
     assert count(ward.db, BreakGlassGrant) == 0
 
 
 def test_an_own_ward_patient_needs_no_grant(ward):
     with pytest.raises(Conflict, match="on your wards"):
-        open_for(ward.db, ward.tech, ward.patients[0].id)
+        open_for(ward.db, ward.tech, ward.patients[0].mrn)
 
 
-def test_an_unknown_patient_is_named_as_unknown(ward):
-    with pytest.raises(NotFound):
-        open_for(ward.db, ward.tech, 999_999)
+def test_an_unknown_mrn_is_named_as_unknown_and_opens_nothing(ward):
+    audited = count(ward.db, AuditEvent)
+    with pytest.raises(NotFound, match=r"^No patient has MRN 'NOSUCH1'\.$"):
+        open_for(ward.db, ward.tech, "NOSUCH1")
+    assert (count(ward.db, BreakGlassGrant), count(ward.db, AuditEvent)) == (0, audited)
+
+
+def test_the_mrn_is_looked_up_only_for_those_who_may_break_the_glass(ward, elsewhere):
+    """An admin learns nothing from an MRN: the role is refused before the patient is sought."""
+    for mrn in (elsewhere.patients[0].mrn, "NOSUCH1"):
+        with pytest.raises(NotAllowed, match="role"):
+            open_for(ward.db, ward.admin, mrn)
+
+
+def test_the_mrn_is_read_as_typed_around_its_spaces(ward, elsewhere):
+    patient = elsewhere.patients[0]
+    grant = open_for(ward.db, ward.tech, f"  {patient.mrn} ")
+    assert grant.patient_id == patient.id
 
 
 def test_the_same_form_sent_twice_opens_one_grant(ward, elsewhere):
-    form = {"patient_id": elsewhere.patients[0].id, "reason": REASON, "client_key": key()}
+    form = {"mrn": elsewhere.patients[0].mrn, "reason": REASON, "client_key": key()}
     first = open_break_glass(ward.db, ward.tech, form)
     again = open_break_glass(ward.db, ward.tech, form)
     assert again.id == first.id and again.replayed
@@ -156,7 +171,7 @@ def test_the_same_form_sent_twice_opens_one_grant(ward, elsewhere):
 def test_the_report_lists_grants_with_their_views(ward, elsewhere, clock):
     patient = elsewhere.patients[0]
     start = clock() - timedelta(hours=1)
-    open_for(ward.db, ward.tech, patient.id)
+    open_for(ward.db, ward.tech, patient.mrn)
     timeline_for(ward.db, ward.tech, patient.id)
     timeline_for(ward.db, ward.tech, patient.id)
     clock.advance(minutes=5)
@@ -178,8 +193,8 @@ def test_the_report_lists_grants_with_their_views(ward, elsewhere, clock):
 
 def test_a_charge_nurse_reviews_the_grants_on_their_own_wards(ward, elsewhere, clock):
     start = clock() - timedelta(hours=1)
-    open_for(ward.db, ward.tech, elsewhere.patients[0].id)
-    open_for(ward.db, elsewhere.tech, ward.patients[0].id)
+    open_for(ward.db, ward.tech, elsewhere.patients[0].mrn)
+    open_for(ward.db, elsewhere.tech, ward.patients[0].mrn)
     end = clock() + timedelta(minutes=1)
 
     mine = break_glass_report(ward.db, ward.charge, start, end)

@@ -237,7 +237,7 @@ def test_a_live_break_glass_grant_opens_the_comparison_and_expires_with_it(
         db,
         other.nurse,
         {
-            "patient_id": patient.id,
+            "mrn": patient.mrn,
             "reason": "Transferred to us tonight; was the new dose helping?",
             "client_key": key(),
         },

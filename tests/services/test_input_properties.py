@@ -295,7 +295,7 @@ VALID: dict[type[BaseModel], st.SearchStrategy[dict]] = {
     CorrectionReason: st.fixed_dictionaries({"reason": text(1000, required=True)}),
     BreakGlassCreate: st.fixed_dictionaries(
         {
-            "patient_id": ids,
+            "mrn": text(20, required=True),
             # At least REASON_MIN characters: a fixed opening and anything after it.
             "reason": text(900).map(lambda rest: f"Transferred tonight {rest}"),
             "client_key": form_keys,
@@ -446,6 +446,7 @@ TEXTS = [
     (StaffCreate, "username", 64),
     (StaffCreate, "display_name", 120),
     (CorrectionReason, "reason", 1000),
+    (BreakGlassCreate, "mrn", 20),
 ]
 
 # Passwords may hold any character a keyboard makes (NIST SP 800-63B); only the unstorable

@@ -141,7 +141,7 @@ def records(ward, clock) -> Ward:
         db,
         ward.nurse,
         {
-            "patient_id": other.patients[0].id,
+            "mrn": other.patients[0].mrn,
             "reason": "Transferred tonight; checking the last 24 hours",
             "client_key": key(),
         },

@@ -364,7 +364,7 @@ def test_another_wards_patient_through_break_glass_shows_the_banner_and_no_expor
     open_break_glass(
         db,
         ward.charge,
-        {"patient_id": patient.id, "reason": "Transferred to us tonight", "client_key": key()},
+        {"mrn": patient.mrn, "reason": "Transferred to us tonight", "client_key": key()},
     )
 
     async def scenario():

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import flet as ft
 
-from app.services.audit_report import AuditRow, audit_report, patient_id_for_mrn
+from app.services.audit_report import AuditRow, audit_report
 from app.services.errors import ServiceError
 from app.ui.context import ScreenContext
 from app.ui.date_range import OTHER, DayRange, Preset, RangeChooser, last_days
@@ -261,7 +261,6 @@ class AuditReportScreen:
 
     async def _fetch(self, chosen: DayRange, user: str, mrn: str) -> list[AuditRow]:
         start, end = chosen.utc_bounds(self.zone)
-        patient_id = await self.ctx.call(patient_id_for_mrn, self.ctx.db, mrn) if mrn else None
         return await self.ctx.call(
             audit_report,
             self.ctx.db,
@@ -269,7 +268,7 @@ class AuditReportScreen:
             start=start,
             end=end,
             username=user or None,
-            patient_id=patient_id,
+            mrn=mrn or None,
         )
 
     def _busy(self, busy: bool) -> None:

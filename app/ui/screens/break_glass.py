@@ -1,10 +1,12 @@
 """Break-glass: open one patient who is not on your wards, with a typed reason, to read for an hour.
 
 The screen asks for the MRN and the reason, warns that the opening is audited and expires, then
-opens the patient's timeline. `open_through_break_glass` is what the timeline screen calls first:
-it marks the timeline read-only with the "expires HH:MM" banner, and takes the record off the
-screen when the grant runs out. Patient names are not shown before the glass is broken, so an MRN
-cannot be used to learn who a patient is without leaving an audit row.
+sends both in one request and opens the patient's timeline. `open_through_break_glass` is what
+the timeline screen calls first: it marks the timeline read-only with the "expires HH:MM" banner,
+and takes the record off the screen when the grant runs out. The MRN is looked up only by the
+service, once the opener is authorised, and nothing about the patient is shown before the glass
+is broken: an MRN cannot be used to learn who a patient is, or that they exist, without leaving
+an audit row.
 """
 
 import logging
@@ -15,9 +17,8 @@ from zoneinfo import ZoneInfo
 
 import flet as ft
 
-from app.services.audit_report import patient_id_for_mrn
 from app.services.break_glass import GRANT_LENGTH, BreakGlassRead, my_break_glass, open_break_glass
-from app.services.errors import ServiceError
+from app.services.errors import NotFound, ServiceError
 from app.services.wards import patient_header
 from app.ui.context import ScreenContext
 from app.ui.errors import guarded
@@ -186,21 +187,20 @@ class BreakGlassScreen:
         self.root.update()
         if self.mrn.error or self.reason.error:
             return
-        try:
-            patient_id = await self.ctx.call(patient_id_for_mrn, self.ctx.db, mrn)
-        except ServiceError as refused:
-            self.mrn.error = refused.message
-            self.mrn.update()
-            return
-        self._confirm(mrn, patient_id, reason)
+        self._confirm(mrn, reason)
 
-    def _confirm(self, mrn: str, patient_id: int, reason: str) -> None:
+    def _confirm(self, mrn: str, reason: str) -> None:
         page = self.ctx.page
 
         async def open_record(_: ft.Event) -> None:
-            data = {"patient_id": patient_id, "reason": reason, "client_key": self.client_key}
+            data = {"mrn": mrn, "reason": reason, "client_key": self.client_key}
             try:
                 grant = await self.ctx.call(open_break_glass, self.ctx.db, self.ctx.actor, data)
+            except NotFound as unknown:
+                page.pop_dialog()
+                self.mrn.error = unknown.message
+                self.mrn.update()
+                return
             except ServiceError as refused:
                 page.pop_dialog()
                 self._say(refused.message)
