@@ -25,10 +25,11 @@ same cache, disk and load:
    (`rounds_for`) and the night shift's handoff (`handoff_for`), against fixed targets.
 Targets are met on the median (p50). With --server (the default without --quick), the rows of
 bench/speed_server.py (the running server and a scripted round) are added when that file is
-present; it is given the bench database's URL.
+present; it is given the bench database's URL. PostgreSQL: --url, or ROUNDS_BENCH_DATABASE_URL,
+or else a throwaway cluster.
 
-    python -m bench.speed --db sqlite              # a year: ~1.4M checks, about 5 minutes
-    python -m bench.speed --db postgres --quick    # 30 days, under 2 minutes
+    python -m bench.speed --db sqlite              # a year: ~1.46M checks, 1-2 minutes
+    python -m bench.speed --db postgres --quick    # 30 days, under a minute
     python -m bench.speed --db postgres --url postgresql+psycopg://... --json speed.json
 """
 

@@ -17,7 +17,7 @@ from app.services.check_ins import ON_TIME_FACTOR
 from app.services.errors import InvalidInput
 from app.services.levels import LevelRead, read_level
 from app.services.records import current
-from app.services.rounds import levels_at
+from app.services.rounds import latest_per_patient, levels_at
 from app.services.timeline import group_name, words
 from app.services.trends import estimate_sleep
 from app.services.ward_time import local_date, night_bounds, shift_at
@@ -231,9 +231,10 @@ def _last_moods(session: Session, ids: list[int], end: datetime) -> dict[int, Mo
         .correlate(Patient)
         .scalar_subquery()
     )
+    found = latest_per_patient(latest, ids)
     rows = session.exec(
-        select(CheckIn.patient_id, CheckIn.observed_at, CheckIn.mood, CheckIn.anxiety).where(
-            CheckIn.id.in_(select(latest).where(Patient.id.in_(ids)))
+        select(CheckIn.patient_id, CheckIn.observed_at, CheckIn.mood, CheckIn.anxiety).join(
+            found, CheckIn.id == found.c.found_id
         )
     ).all()
     return {
