@@ -137,7 +137,7 @@ def _audit_report(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from app.services.accounts import CONSOLE
-    from app.services.audit_report import audit_report, format_report
+    from app.services.audit_report import REPORT_LIMIT, audit_report, format_report
     from app.services.errors import ServiceError
 
     settings = get_settings()
@@ -147,15 +147,28 @@ def _audit_report(args: argparse.Namespace) -> int:
     end = datetime.combine(args.end + timedelta(days=1), time(), tzinfo=zone)
     db = open_database(settings)
     try:
-        patient_id = _patient(db, args.patient)[0].id if args.patient else None
-        rows = audit_report(
-            db, CONSOLE, start=start, end=end, patient_id=patient_id, username=args.user
+        page = audit_report(
+            db,
+            CONSOLE,
+            start=start,
+            end=end,
+            mrn=args.patient or None,
+            username=args.user,
+            limit=REPORT_LIMIT,
         )
-    except (ConsoleRefusal, ServiceError) as refused:
-        print(getattr(refused, "message", str(refused)), file=sys.stderr)
+    except ServiceError as refused:
+        print(refused.message, file=sys.stderr)
         return 1
     finally:
         db.dispose()
+    if page.more:
+        print(
+            f"More than {REPORT_LIMIT} rows: choose a shorter period, a user or a patient.",
+            file=sys.stderr,
+        )
+        return 1
+    # Oldest first: a terminal is read from the top down, ending on the latest.
+    rows = list(reversed(page.rows))
     if rows:
         print(format_report(rows, zone))
     print(f"{len(rows)} audit rows from {args.start} to {args.end} ({settings.ward_timezone}).")

@@ -1,8 +1,10 @@
-"""The audit report: who did what, to which patient, when; by period, user and patient."""
+"""The audit report: who did what, to which patient, when; by period, user and patient, newest
+first, a page at a time."""
 
 from datetime import datetime
 
 from pydantic import BaseModel
+from sqlalchemy import func
 from sqlmodel import Session, or_, select
 
 from app.services.access import Actor, Permission, authorize
@@ -13,7 +15,9 @@ from app.storage.database import Database
 from models import AuditEvent, Patient, Staff, Ward
 from models.codes import AuditAction, RecordKind
 
-# More rows than anyone reads on a screen or a terminal: narrow the period or the filters.
+# A screenful; the screen asks for the next page when the reviewer scrolls to it.
+PAGE_SIZE = 100
+# More rows than anyone reads on a screen or a terminal in one go: the largest page.
 REPORT_LIMIT = 50_000
 
 
@@ -34,6 +38,16 @@ class AuditRow(BaseModel):
     record_kind: RecordKind | None
     record_id: int | None
     detail: str
+
+
+class AuditPage(BaseModel):
+    """A page of the audit report, newest first."""
+
+    rows: list[AuditRow]
+    # Rows matching the period and filters, on this page and every other.
+    total: int
+    # Older matching rows follow: ask again with before_id set to the last row's id.
+    more: bool
 
 
 def check_period(start: datetime, end: datetime) -> None:
@@ -58,42 +72,54 @@ def audit_report(
     patient_id: int | None = None,
     mrn: str | None = None,
     username: str | None = None,
-) -> list[AuditRow]:
-    """Audit rows from `start` (inclusive) to `end` (exclusive), oldest first, optionally for
-    one staff member (by id, or by a `username` that may match no account) and one patient (by
-    id, or by `mrn`: NotFound when no patient has it).
+    limit: int = PAGE_SIZE,
+    before_id: int | None = None,
+) -> AuditPage:
+    """One page of the audit rows from `start` (inclusive) to `end` (exclusive), newest first,
+    optionally for one staff member (by id, or by a `username` that may match no account) and
+    one patient (by id, or by `mrn`: NotFound when no patient has it).
 
-    For admins (view_audit) and the server console. Reading the audit trail is audited too.
+    At most `limit` rows, older than row `before_id` when given (the last row of the page
+    before), so each page is one indexed read however long the period. For admins (view_audit)
+    and the server console. Reading the audit trail is audited too, page by page.
     """
     check_period(start, end)
+    if not 1 <= limit <= REPORT_LIMIT:
+        raise InvalidInput([f"Ask for 1 to {REPORT_LIMIT} rows at a time."])
     now = db.clock()
     with db.reading() as session:
         reviewer = None
         if not isinstance(actor, Console):
             reviewer = authorize(session, actor, Permission.view_audit).id
+        matching = [AuditEvent.at >= start, AuditEvent.at < end]
+        if staff_id is not None:
+            matching.append(AuditEvent.staff_id == staff_id)
+        if username is not None:
+            # Failed sign-ins under a name with no account carry only the name typed.
+            name = username.strip().lower()
+            matching.append(or_(Staff.username == name, AuditEvent.username == name))
+        if patient_id is not None:
+            matching.append(AuditEvent.patient_id == patient_id)
+        if mrn is not None:
+            # Looked up only once the reader may read the trail: no one else learns it exists.
+            matching.append(AuditEvent.patient_id == _patient_id(session, mrn))
+        total = session.exec(
+            select(func.count())
+            .select_from(AuditEvent)
+            .outerjoin(Staff, Staff.id == AuditEvent.staff_id)
+            .where(*matching)
+        ).one()
         query = (
             select(AuditEvent, Staff.display_name, Staff.username, Ward.code, Patient.mrn)
             .outerjoin(Staff, Staff.id == AuditEvent.staff_id)
             .outerjoin(Ward, Ward.id == AuditEvent.ward_id)
             .outerjoin(Patient, Patient.id == AuditEvent.patient_id)
-            .where(AuditEvent.at >= start, AuditEvent.at < end)
+            .where(*matching)
         )
-        if staff_id is not None:
-            query = query.where(AuditEvent.staff_id == staff_id)
-        if username is not None:
-            # Failed sign-ins under a name with no account carry only the name typed.
-            name = username.strip().lower()
-            query = query.where(or_(Staff.username == name, AuditEvent.username == name))
-        if patient_id is not None:
-            query = query.where(AuditEvent.patient_id == patient_id)
-        if mrn is not None:
-            # Looked up only once the reader may read the trail: no one else learns it exists.
-            query = query.where(AuditEvent.patient_id == _patient_id(session, mrn))
-        found = session.exec(query.order_by(AuditEvent.id).limit(REPORT_LIMIT + 1)).all()
-        if len(found) > REPORT_LIMIT:
-            raise InvalidInput(
-                [f"More than {REPORT_LIMIT} rows: choose a shorter period, a user or a patient."]
-            )
+        if before_id is not None:
+            query = query.where(AuditEvent.id < before_id)
+        # One row more than asked says whether an older page follows.
+        found = session.exec(query.order_by(AuditEvent.id.desc()).limit(limit + 1)).all()
         rows = [
             AuditRow(
                 id=event.id,
@@ -105,15 +131,18 @@ def audit_report(
                 ward_id=event.ward_id,
                 ward_code=ward_code or "",
                 patient_id=event.patient_id,
-                mrn=mrn or "",
+                mrn=patient_mrn or "",
                 record_kind=RecordKind(event.record_kind) if event.record_kind else None,
                 record_id=event.record_id,
                 detail=event.detail,
             )
-            for event, display_name, account, ward_code, mrn in found
+            for event, display_name, account, ward_code, patient_mrn in found[:limit]
         ]
     filters = [f"{start.isoformat()}..{end.isoformat()}"]
-    filters += [f"{name}={value}" for name, value in _filters(staff_id, patient_id, mrn, username)]
+    filters += [
+        f"{name}={value}"
+        for name, value in _filters(staff_id, patient_id, mrn, username, before_id)
+    ]
     with db.writing() as session:
         write_audit(
             session,
@@ -122,13 +151,25 @@ def audit_report(
             action=AuditAction.view,
             staff_id=reviewer,
             username="" if reviewer else "console",
-            detail=f"audit report {' '.join(filters)}: {len(rows)} rows",
+            detail=f"audit report {' '.join(filters)}: {len(rows)} of {total} rows",
         )
-    return rows
+    return AuditPage(rows=rows, total=total, more=len(found) > limit)
 
 
-def _filters(staff_id: int | None, patient_id: int | None, mrn: str | None, username: str | None):
-    named = (("staff", staff_id), ("patient", patient_id), ("mrn", mrn), ("user", username))
+def _filters(
+    staff_id: int | None,
+    patient_id: int | None,
+    mrn: str | None,
+    username: str | None,
+    before_id: int | None,
+) -> list[tuple[str, object]]:
+    named = (
+        ("staff", staff_id),
+        ("patient", patient_id),
+        ("mrn", mrn),
+        ("user", username),
+        ("before", before_id),
+    )
     return [(name, value) for name, value in named if value is not None]
 
 

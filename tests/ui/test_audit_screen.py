@@ -219,7 +219,14 @@ def test_a_calendar_period_longer_than_92_days_is_refused_without_a_read(viewed)
     run(scenario)
 
 
-def test_a_long_report_is_drawn_a_page_at_a_time(viewed, clock, monkeypatch):
+def page_reads(db) -> list[str]:
+    """The audit rows of each page of the report read, oldest first."""
+    with db.reading() as session:
+        details = session.exec(select(AuditEvent.detail).order_by(AuditEvent.id)).all()
+    return [detail for detail in details if detail.startswith("audit report")]
+
+
+def test_a_long_report_is_fetched_a_page_at_a_time(viewed, clock, monkeypatch):
     ward = viewed
     monkeypatch.setattr(screen, "PAGE_SIZE", 3)
     for _ in range(5):
@@ -232,11 +239,30 @@ def test_a_long_report_is_drawn_a_page_at_a_time(viewed, clock, monkeypatch):
         total = next(t for t in harness.texts() if t.startswith("Showing 3 of "))
         rows = int(total.split(" of ")[1].split()[0])
         assert rows > 6
-        await harness.click(outlined(harness, "Show 3 more"))
-        assert f"Showing 6 of {rows} rows, newest first" in harness.texts()
+        # Only the first page was read from the service.
+        assert page_reads(ward.db)[-1].endswith(f": 3 of {rows} rows")
         # Newest first: the admin's sign-in is the top row.
         actions = [t for t in harness.texts() if t in screen.ACTION_WORDS.values()]
-        assert actions[0] == "Signed in"
+        assert actions[0] == "Signed in" and len(actions) == 3
+
+        await harness.click(outlined(harness, "Show older"))
+        await harness.until(lambda: f"Showing 6 of {rows} rows, newest first" in harness.texts())
+        assert "before=" in page_reads(ward.db)[-1]
+        actions = [t for t in harness.texts() if t in screen.ACTION_WORDS.values()]
+        assert actions[0] == "Signed in" and len(actions) == 6
+        # To the last page; the button goes when nothing older is left.
+        while harness.find(
+            lambda c: isinstance(c, ft.OutlinedButton) and c.content == "Show older"
+        ):
+            shown_before = len(harness.find(lambda c: isinstance(c, ft.Text)))
+            await harness.click(outlined(harness, "Show older"))
+            await harness.until(
+                lambda n=shown_before: len(harness.find(lambda c: isinstance(c, ft.Text))) > n
+            )
+        assert f"{rows} rows, newest first" in harness.texts()
+        # Every row once: the technician's six views among them, none drawn twice.
+        actions = [t for t in harness.texts() if t in screen.ACTION_WORDS.values()]
+        assert len(actions) == rows and actions.count("Viewed") == 6
 
     run(scenario)
 

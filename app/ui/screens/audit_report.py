@@ -1,8 +1,8 @@
 """The audit report for admins: who did what, to which patient, when, by period, user and patient.
 
-Newest first, drawn a page at a time with "showing N of M", so a long period never freezes the
-screen. Reading the report is audited by the service. The pure half (a row in words, the count
-line) is tested without Flet.
+Newest first, fetched from the service a page at a time ("Show older") with "showing N of M", so
+a long period is never read or drawn whole. Each page read is audited by the service. The pure
+half (a row in words, the count line) is tested without Flet.
 """
 
 import logging
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import flet as ft
 
-from app.services.audit_report import AuditRow, audit_report
+from app.services.audit_report import PAGE_SIZE, AuditPage, AuditRow, audit_report
 from app.services.errors import ServiceError
 from app.ui.context import ScreenContext
 from app.ui.date_range import OTHER, DayRange, Preset, RangeChooser, last_days
@@ -30,8 +30,6 @@ MAX_DAYS = 92
 # HIPAA keeps the audit trail six years: the calendar reaches that far back.
 LOOK_BACK = timedelta(days=6 * 366)
 
-# Rows drawn at once; "Show more" draws the next as many.
-PAGE_SIZE = 100
 DETAIL_LIMIT = 200
 
 ACTION_WORDS: dict[AuditAction, str] = {
@@ -161,8 +159,11 @@ class AuditReportScreen:
         self.filters: dict[str, Any] = ctx.extras.setdefault(
             "audit_filters", {"user": "", "mrn": ""}
         )
-        self.rows: list[AuditRow] = []
+        # The report on screen: its filters, rows shown of how many, the oldest row shown.
+        self.asked: dict[str, Any] = {}
         self.shown = 0
+        self.total = 0
+        self.oldest_id: int | None = None
         self.generation = 0
         self.last_day: date | None = None
 
@@ -230,45 +231,60 @@ class AuditReportScreen:
         )
 
     async def run(self) -> None:
-        """Read the filters, fetch the report (audited by the service) and draw the first page."""
-        chosen = self.period.range
+        """Read the filters and fetch the newest page of the report (audited by the service)."""
         user, mrn = (self.user.value or "").strip(), (self.mrn.value or "").strip()
         keep_period(self.filters, self.period)
         self.filters.update(user=user, mrn=mrn)
+        start, end = self.period.range.utc_bounds(self.zone)
+        asked = {"start": start, "end": end, "username": user or None, "mrn": mrn or None}
         self.generation += 1
         generation = self.generation
         self._busy(True)
         try:
-            rows = await self._fetch(chosen, user, mrn)
-        except ServiceError as refused:
+            page = await self._fetch(asked, before_id=None)
+        except Exception as failed:
             if generation == self.generation:
-                self._refused(refused.message)
-            return
-        except Exception:
-            logger.exception("the audit report failed")
-            if generation == self.generation:
-                self._refused(GENERIC_ERROR)
+                self._refused(_refusal(failed))
             return
         if generation != self.generation:
             return  # a newer request is on its way
-        self.rows = list(reversed(rows))
+        self.asked = asked
+        # Older pages hold only rows from before this one, so the total stays what it was.
+        self.total = page.total
         self.shown = 0
         self.last_day = None
         self.list.controls = []
         self.problem.visible = False
-        self._draw_more()
+        self._draw_page(page)
         self._busy(False)
 
-    async def _fetch(self, chosen: DayRange, user: str, mrn: str) -> list[AuditRow]:
-        start, end = chosen.utc_bounds(self.zone)
+    async def _older(self, event: ft.Event) -> None:
+        """The next page of older rows, under the filters of the report shown."""
+        generation = self.generation
+        event.control.disabled = True  # a second tap asks for the same page: ignore it
+        event.control.update()
+        try:
+            page = await self._fetch(self.asked, before_id=self.oldest_id)
+        except Exception as failed:
+            if generation == self.generation:
+                self.problem.value, self.problem.visible = _refusal(failed), True
+                event.control.disabled = False
+                self.root.update()
+            return
+        if generation != self.generation:
+            return
+        self.problem.visible = False
+        self._draw_page(page)
+        self.root.update()
+
+    async def _fetch(self, asked: dict[str, Any], *, before_id: int | None) -> AuditPage:
         return await self.ctx.call(
             audit_report,
             self.ctx.db,
             self.ctx.actor,
-            start=start,
-            end=end,
-            username=user or None,
-            mrn=mrn or None,
+            **asked,
+            limit=PAGE_SIZE,
+            before_id=before_id,
         )
 
     def _busy(self, busy: bool) -> None:
@@ -278,7 +294,7 @@ class AuditReportScreen:
         self.root.update()
 
     def _refused(self, message: str) -> None:
-        self.rows, self.shown = [], 0
+        self.shown = self.total = 0
         self.list.controls = []
         self.more.content = None
         self.problem.value = message
@@ -287,11 +303,9 @@ class AuditReportScreen:
         self.show.disabled = False
         self.root.update()
 
-    def _draw_more(self) -> None:
-        """Add the next page of rows and update the count line."""
-        page = self.rows[self.shown : self.shown + PAGE_SIZE]
-        self.shown += len(page)
-        for row in page:
+    def _draw_page(self, page: AuditPage) -> None:
+        """Add a page of rows under the ones shown and update the count line."""
+        for row in page.rows:
             line = audit_line(row, self.zone)
             if line.day != self.last_day:
                 self.last_day = line.day
@@ -307,21 +321,20 @@ class AuditReportScreen:
                     )
                 )
             self.list.controls.append(self._row(line))
-        self.status.value = showing(self.shown, len(self.rows))
-        left = len(self.rows) - self.shown
+        self.shown += len(page.rows)
+        if page.rows:
+            self.oldest_id = page.rows[-1].id
+        self.status.value = showing(self.shown, self.total)
         self.more.content = (
             ft.OutlinedButton(
-                f"Show {min(left, PAGE_SIZE)} more",
+                "Show older",
+                icon=ft.Icons.EXPAND_MORE,
                 height=TARGET,
-                on_click=guarded(self.ctx.page, self._more),
+                on_click=guarded(self.ctx.page, self._older),
             )
-            if left > 0
+            if page.more
             else None
         )
-
-    async def _more(self, _: ft.Event) -> None:
-        self._draw_more()
-        self.root.update()
 
     def _row(self, line: AuditLine) -> ft.Control:
         colors = self.colors
@@ -347,6 +360,14 @@ class AuditReportScreen:
                 ],
             ),
         )
+
+
+def _refusal(failed: Exception) -> str:
+    """What the screen says when the report could not be read."""
+    if isinstance(failed, ServiceError):
+        return failed.message
+    logger.error("the audit report failed", exc_info=failed)
+    return GENERIC_ERROR
 
 
 def build_audit_report(ctx: ScreenContext) -> ft.Control:
