@@ -230,7 +230,7 @@ def test_a_refused_export_says_so_and_nothing_is_handed_over(ward, db, clock):
         db,
         ward.charge,
         {
-            "patient_id": patient.id,
+            "mrn": patient.mrn,
             "reason": "Covering the other ward tonight",
             "client_key": key(),
         },
