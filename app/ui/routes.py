@@ -27,7 +27,9 @@ class Screen:
     # Top-level destinations appear in the navigation bar / rail, in this order.
     icon: str | None = None
     selected_icon: str | None = None
-    # The destination a sub-screen belongs to (highlighted in the navigation) and returns to.
+    # Where the app bar's back arrow returns to, as a pattern that may use this screen's own
+    # `:names` ("/patients/:patient_id"); the top-level screen up that chain is highlighted in
+    # the navigation.
     parent: str = "/rounds"
 
 
@@ -97,8 +99,20 @@ SCREENS: list[Screen] = [
         parent="/incidents/new",
     ),
     Screen("timeline", "/patients/:patient_id", "Timeline", Permission.view_timeline),
-    Screen("effect", "/patients/:patient_id/effect", "Before / after", Permission.view_timeline),
-    Screen("export", "/patients/:patient_id/export", "Export", Permission.export),
+    Screen(
+        "effect",
+        "/patients/:patient_id/effect",
+        "Before / after",
+        Permission.view_timeline,
+        parent="/patients/:patient_id",
+    ),
+    Screen(
+        "export",
+        "/patients/:patient_id/export",
+        "Export",
+        Permission.export,
+        parent="/patients/:patient_id",
+    ),
     Screen(
         "compliance",
         "/compliance",
@@ -138,6 +152,31 @@ def resolve(route: str | None) -> Match | None:
         if found:
             return Match(screen, {name: int(value) for name, value in found.groupdict().items()})
     return None
+
+
+def parent_route(screen: Screen, params: dict[str, Any]) -> str:
+    """The route back from `screen` opened with `params`: its parent with the `:names` filled
+    ("/patients/:patient_id" from /patients/12/effect -> "/patients/12")."""
+    parts = [
+        str(params[part[1:]]) if part.startswith(":") else part
+        for part in screen.parent.strip("/").split("/")
+    ]
+    return "/" + "/".join(parts)
+
+
+_BY_PATTERN = {screen.pattern: screen for screen in SCREENS}
+
+
+def destination_of(screen: Screen) -> Screen | None:
+    """The top-level screen `screen` sits under, following parents (itself when top-level)."""
+    seen: set[str] = set()
+    while screen.icon is None:
+        parent = _BY_PATTERN.get(screen.parent)
+        if parent is None or parent.pattern in seen:
+            return None
+        seen.add(parent.pattern)
+        screen = parent
+    return screen
 
 
 def destinations(role: Role) -> list[Screen]:

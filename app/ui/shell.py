@@ -28,8 +28,10 @@ from app.ui.routes import (
     HOME,
     Screen,
     builder,
+    destination_of,
     destinations,
     home_for,
+    parent_route,
     resolve,
     timeline_route,
 )
@@ -256,8 +258,7 @@ class WardApp:
         staff = self.session.staff
         top_level = screen.icon is not None
         places = destinations(staff.role)
-        parent = next((s for s in places if s.pattern == screen.parent), None)
-        current = screen if top_level else parent
+        current = destination_of(screen)
         selected = places.index(current) if current in places else 0
 
         actions: list[ft.Control] = []
@@ -330,7 +331,9 @@ class WardApp:
                     ft.Icons.ARROW_BACK,
                     icon_color=colors.text,
                     icon_size=28,
-                    on_click=guarded(self.page, lambda _: self._navigate(screen.parent)),
+                    on_click=guarded(
+                        self.page, lambda _: self._navigate(parent_route(screen, params))
+                    ),
                 ),
             )
         appbar = ft.AppBar(

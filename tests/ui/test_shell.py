@@ -1,6 +1,7 @@
 """The app shell with real Flet controls and a real database, without a browser."""
 
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from app.config import Settings
 from app.services.accounts import CONSOLE, issue_pin
 from app.ui import shell
 from app.ui.errors import GENERIC_ERROR, guarded
+from app.ui.routes import SCREENS, destination_of, parent_route, resolve
 from app.ui.session import Phase
 from app.ui.shell import WardApp
 from models import CheckIn
@@ -316,3 +318,36 @@ def test_a_patient_not_seen_is_recorded_as_missed_with_the_reason(ward):
         assert (saved.missed, saved.late_reason, saved.location) == (True, "off_unit", None)
 
     run(scenario)
+
+
+@pytest.mark.parametrize(("tail", "title"), [("effect", "Before / after"), ("export", "Export")])
+def test_back_from_a_patients_sub_screen_returns_to_that_patients_timeline(ward, tail, title):
+    patient = ward.patients[1]
+
+    async def scenario():
+        harness, _ = await open_app(ward, Seconds(), width=1024, height=768)
+        await sign_in(harness, ward.charge.username)
+        await harness.page.push_route(f"/patients/{patient.id}/{tail}")
+        await harness.until(lambda: harness.page.views[0].appbar.title.controls[0].value == title)
+        # Still under Rounds in the navigation, as the timeline it came from.
+        [rail] = harness.find(lambda c: isinstance(c, ft.NavigationRail))
+        assert rail.destinations[rail.selected_index].label == "Rounds"
+        await harness.click(harness.by_semantics("Back"))
+        await harness.until(lambda: harness.page.route == f"/patients/{patient.id}")
+        await harness.until(lambda: patient.display_name in harness.texts())
+        await harness.click(harness.by_semantics("Back"))
+        await harness.until(lambda: harness.page.route == "/rounds")
+
+    run(scenario)
+
+
+def test_every_screens_way_back_is_a_screen_under_a_destination():
+    for screen in SCREENS:
+        params = {name: 12 for name in re.findall(r":(\w+)", screen.pattern)}
+        back = parent_route(screen, params)
+        assert resolve(back) is not None, (screen.pattern, back)
+        assert destination_of(screen) is not None, screen.pattern
+    effect = resolve("/patients/12/effect").screen
+    assert parent_route(effect, {"patient_id": 12}) == "/patients/12"
+    assert destination_of(effect).pattern == "/rounds"
+    assert destination_of(resolve("/patients/12/incident").screen).pattern == "/incidents/new"

@@ -28,7 +28,6 @@ from app.services.timeline import MAX_PAGE, EntryStatus, TimelineEntry, timeline
 from app.services.wards import PatientRead, patient_header
 from app.ui.context import ScreenContext
 from app.ui.errors import guarded
-from app.ui.routes import timeline_route
 from app.ui.screens.break_glass import open_through_break_glass
 from app.ui.screens.export import export_route
 from app.ui.theme import BIG_TARGET, TARGET, Palette
@@ -355,25 +354,10 @@ class EffectScreen:
 
     def _header(self, patient: PatientRead) -> list[ft.Control]:
         colors = self.colors
-        page = self.ctx.page
+        # Back to the timeline is the app bar's arrow.
         return [
             ft.Text(patient.display_name, size=24, weight=ft.FontWeight.W_700, color=colors.text),
             ft.Text(f"Room {patient.room_bed} · MRN {patient.mrn}", size=16, color=colors.muted),
-            ft.Row(
-                wrap=True,
-                spacing=10,
-                run_spacing=8,
-                controls=[
-                    ft.TextButton(
-                        "Back to timeline",
-                        icon=ft.Icons.TIMELINE,
-                        height=TARGET,
-                        on_click=guarded(
-                            page, lambda _: self.ctx.navigate(timeline_route(self.patient_id))
-                        ),
-                    ),
-                ],
-            ),
         ]
 
     def _draw_windows(self) -> None:

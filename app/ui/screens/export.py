@@ -21,8 +21,7 @@ from app.services.wards import PatientRead, patient_header
 from app.ui.context import ScreenContext
 from app.ui.date_range import DayRange, Preset, RangeChooser, last_days
 from app.ui.errors import guarded
-from app.ui.routes import timeline_route
-from app.ui.theme import BIG_TARGET, TARGET, Palette
+from app.ui.theme import BIG_TARGET, Palette
 
 logger = logging.getLogger(__name__)
 
@@ -283,18 +282,6 @@ class ExportScreen:
         controls: list[ft.Control] = [
             ft.Text(patient.display_name, size=24, weight=ft.FontWeight.W_700, color=colors.text),
             ft.Text(f"Room {patient.room_bed} · MRN {patient.mrn}", size=16, color=colors.muted),
-            ft.Row(
-                [
-                    ft.TextButton(
-                        "Back to timeline",
-                        icon=ft.Icons.TIMELINE,
-                        height=TARGET,
-                        on_click=guarded(
-                            page, lambda _: self.ctx.navigate(timeline_route(self.patient_id))
-                        ),
-                    )
-                ]
-            ),
             ft.Text("Days to export", size=20, weight=ft.FontWeight.W_600, color=colors.text),
             self.chooser.root,
         ]
