@@ -1,7 +1,8 @@
 """The production nginx site, deploy/nginx/rounds.conf, run on loopback as shipped: HTTPS with
 the ward certificate from `rounds tls`, the sticky cookie (Secure) on pages and on the
-WebSocket handshake, HSTS, and plain HTTP sent to HTTPS. Two real `rounds serve` behind it
-(SQLite is enough: nothing here needs a shared database)."""
+WebSocket handshake, HSTS, plain HTTP sent to HTTPS, and a technician's routine check in
+Chromium over HTTP/2 and a secure WebSocket. Two real `rounds serve` behind it, on one SQLite
+file (the HTTPS path is what is tested here; tests/scale/test_hospital.py does PostgreSQL)."""
 
 import asyncio
 import http.client
@@ -15,6 +16,8 @@ import pytest
 import websockets
 
 from app.web.tls import make_ward_certificates
+from bench.speed_server import RoundsTab, chromium_options
+from tests.browser.technician_ward import PASSWORD, prepare_ward
 from tests.scale.cluster import (
     NGINX,
     nginx_check,
@@ -51,9 +54,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     ca_cert, _, _ = make_ward_certificates(["127.0.0.1"], folder / "tls")
     ca = ssl.create_default_context(cafile=str(ca_cert))
     https_port, http_port = free_port(), free_port()
+    ward = prepare_ward(folder / "ward")
     with (
-        rounds_serve(folder / "node-1") as first,
-        rounds_serve(folder / "node-2") as second,
+        rounds_serve(folder / "node-1", env=ward.env()) as first,
+        rounds_serve(folder / "node-2", env=ward.env()) as second,
     ):
         nodes = [f"{node.host}:{node.port}" for node in (first, second)]
         conf = render_https_conf(https_port, http_port, nodes, folder / "tls")
@@ -114,3 +118,29 @@ def test_plain_http_is_sent_to_https(site: Site) -> None:
     response = connection.getresponse()
     assert response.status == 301
     assert response.getheader("Location") == "https://127.0.0.1/rounds"
+
+
+@pytest.mark.browser
+def test_a_routine_check_through_the_https_site_in_chromium(site: Site) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(**chromium_options())
+        try:
+            # The ward CA is not in this Chromium's trust store; urllib checks the chain above.
+            context = browser.new_context(
+                viewport={"width": 1024, "height": 768}, ignore_https_errors=True
+            )
+            tab = RoundsTab.new(context)
+            tab.open(site.origin + "/")
+            protocol = tab.page.evaluate(
+                "performance.getEntriesByType('navigation')[0].nextHopProtocol"
+            )
+            tab.sign_in("tech", PASSWORD)
+            saved_in = tab.tap_routine("Sam Okafor")
+            cookies = {cookie["name"]: cookie for cookie in context.cookies()}
+        finally:
+            browser.close()
+    assert protocol == "h2"
+    assert saved_in < 5_000  # "Saved" came back over the secure WebSocket
+    assert cookies["rounds_node"]["secure"] and cookies["rounds_node"]["httpOnly"]
