@@ -285,8 +285,8 @@ class WardApp:
                 ft.Icons.LOCK_OUTLINE, "Lock screen", guarded(self.page, self._lock_now), colors
             ),
             ft.PopupMenuButton(
-                icon=ft.Icons.MORE_VERT,
-                icon_color=colors.text,
+                icon=_named_icon(ft.Icons.MORE_VERT, "More", colors),
+                # Without a tooltip of its own Flutter adds "Show menu" to the button's name.
                 tooltip="More",
                 items=[
                     *(
@@ -323,18 +323,9 @@ class WardApp:
         ]
         leading = None
         if not top_level:
-            leading = ft.Semantics(
-                container=True,
-                label="Back",
-                button=True,
-                content=ft.IconButton(
-                    ft.Icons.ARROW_BACK,
-                    icon_color=colors.text,
-                    icon_size=28,
-                    on_click=guarded(
-                        self.page, lambda _: self._navigate(parent_route(screen, params))
-                    ),
-                ),
+            leading = ft.IconButton(
+                _named_icon(ft.Icons.ARROW_BACK, "Back", colors, size=28),
+                on_click=guarded(self.page, lambda _: self._navigate(parent_route(screen, params))),
             )
         appbar = ft.AppBar(
             leading=leading,
@@ -638,13 +629,14 @@ def admin_desk(settings: Settings) -> WardRead:
     )
 
 
+def _named_icon(icon: str, label: str, colors: Palette, size: int = 26) -> ft.Icon:
+    # The icon's label names the button that holds it: a Semantics wrapper would name a node
+    # of its own and leave the button a screen reader focuses and taps without a name.
+    return ft.Icon(icon, color=colors.text, size=size, semantics_label=label)
+
+
 def _action(icon: str, label: str, on_click, colors: Palette) -> ft.Control:
-    return ft.Semantics(
-        container=True,
-        label=label,
-        button=True,
-        content=ft.IconButton(icon, icon_color=colors.text, icon_size=26, on_click=on_click),
-    )
+    return ft.IconButton(_named_icon(icon, label, colors), on_click=on_click)
 
 
 def _not_yet(title: str, colors: Palette) -> ft.Control:

@@ -80,6 +80,12 @@ def test_before_after_on_a_phone_and_a_pdf_downloaded(
     expect(
         phone.get_by_text(re.compile(r"Mood rose from [\d.]+ to [\d.]+ \(0-10\) in the 7 days"))
     ).to_be_visible()
+    # The treatment change dropdown is a button named for what it is and what is chosen.
+    expect(
+        phone.get_by_role(
+            "button", name=re.compile(r"^Treatment change .* Dose changed · sertraline$")
+        )
+    ).to_be_visible()
     shoot(phone, "effect-phone")
     three = phone.get_by_role("checkbox", name="3 days")
     three.click()

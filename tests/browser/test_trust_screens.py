@@ -7,7 +7,7 @@ report. Outcomes are read back through the database, as any other process would.
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -181,7 +181,8 @@ def test_break_glass_then_the_admins_audit_and_break_glass_reports(
         sign_in(tech, hospital, "tech")
         expect(tech.get_by_role("tab", name="Rounds")).to_be_visible(timeout=SHOWN_MS)
         expect(tech.get_by_text(PATIENT)).to_have_count(0)
-        tech.get_by_label("More", exact=True).click()
+        # The menu button is named where a screen reader focuses it.
+        tech.get_by_role("button", name="More", exact=True).click()
         tech.get_by_role("menuitem", name="Break-glass access").click()
         expect(tech.get_by_text("Open a patient who is not on your wards")).to_be_visible(
             timeout=SHOWN_MS
@@ -233,6 +234,13 @@ def test_break_glass_then_the_admins_audit_and_break_glass_reports(
         expect(admin.get_by_text(f"MRN {MRN} · ward 4B").first).to_be_visible()
         expect(admin.get_by_text(re.compile(r"^\d+ rows, newest first$"))).to_be_visible()
         shoot(admin, "audit-report-tablet")
+        # Today only, from the chips: the opening was today, so it is still there.
+        admin.get_by_role("checkbox", name="Today").click()
+        expect(admin.get_by_role("checkbox", name="Today")).to_be_checked(timeout=SHOWN_MS)
+        today = datetime.now(CHICAGO).date()
+        day = f"{today:%a} {today.day} {today:%b} {today.year} · 1 day"
+        expect(admin.get_by_role("group", name=day)).to_be_visible(timeout=SHOWN_MS)
+        expect(admin.get_by_text("Break-glass opened")).to_be_visible(timeout=SHOWN_MS)
 
         type_into(admin, "Patient MRN", "NOSUCH")
         admin.get_by_role("button", name="Show report").click()

@@ -89,22 +89,24 @@ class Harness:
         return found
 
     def by_semantics(self, label: str) -> BaseControl:
-        """The control a Semantics wrapper labels `label` (what a screen reader calls it)."""
-        wrappers = self.find(lambda c: isinstance(c, ft.Semantics) and c.label == label)
+        """The control a screen reader calls `label`: wrapped in a Semantics with that label, or
+        a button named by its icon's label."""
+        wrappers = self.find(lambda c: _label(c) == label)
         assert wrappers, f"no control labelled {label!r}; labels: {self.labels()}"
         # What a tap on it reaches: the wrapped control, or the nearest ancestor that listens.
         parents = {}
         for control in self.controls():
             for child in _children(control):
                 parents[id(child)] = control
-        control = wrappers[0].content
+        found = wrappers[0]
+        control = found.content if isinstance(found, ft.Semantics) else found
         while control is not None and getattr(control, "on_click", None) is None:
             control = parents.get(id(control))
         assert control is not None, f"nothing handles a tap on {label!r}"
         return control
 
     def labels(self) -> list[str]:
-        return [c.label for c in self.controls() if isinstance(c, ft.Semantics) and c.label]
+        return [label for c in self.controls() if (label := _label(c))]
 
     def button(self, text: str) -> BaseControl:
         found = self.find(
@@ -123,6 +125,15 @@ class Harness:
         while not condition():
             assert loop.time() < deadline, "condition not reached in time"
             await asyncio.sleep(0.02)
+
+
+def _label(control: BaseControl) -> str | None:
+    """What a screen reader calls a control: a Semantics label, or an icon's (its button's)."""
+    if isinstance(control, ft.Semantics):
+        return control.label
+    if isinstance(control, ft.Icon):
+        return control.semantics_label
+    return None
 
 
 def _children(control: BaseControl) -> Iterator[BaseControl]:

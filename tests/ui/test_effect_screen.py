@@ -284,10 +284,17 @@ def test_another_window_and_another_change_give_other_figures(demo):
         three = mood_card_texts(harness)
         assert chip(harness, "3 days").selected and not chip(harness, "7 days").selected
 
-        dropdown = harness.find(lambda c: isinstance(c, ft.Dropdown))[0]
+        # A screen reader hears the dropdown's name and the change chosen.
+        [named] = harness.find(
+            lambda c: isinstance(c, ft.Semantics) and c.label == "Treatment change"
+        )
+        dropdown = named.content
+        assert isinstance(dropdown, ft.Dropdown)
+        assert named.value.endswith(" · Dose changed · sertraline")
         dropdown.value = str(first_change.id)
         await harness.session.dispatch_event(dropdown._i, "select", str(first_change.id))
         await wait_for_text(harness, "Medication started: sertraline (50 mg every morning)")
+        assert named.value.endswith(" · Medication started · sertraline")
         return week, three, harness
 
     week, three, harness = run(scenario)
@@ -314,7 +321,9 @@ def test_a_patient_without_treatment_changes_is_told_so(ward):
 
     harness = run(scenario)
 
-    assert not harness.find(lambda c: isinstance(c, ft.Dropdown) and c.visible)
+    # No choice of change is offered (the dropdown and its name are hidden together).
+    [named] = harness.find(lambda c: isinstance(c, ft.Semantics) and c.label == "Treatment change")
+    assert isinstance(named.content, ft.Dropdown) and not named.visible
 
 
 def test_the_timeline_leads_to_before_after_and_only_charge_nurses_to_export(ward):

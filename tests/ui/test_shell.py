@@ -351,3 +351,21 @@ def test_every_screens_way_back_is_a_screen_under_a_destination():
     assert parent_route(effect, {"patient_id": 12}) == "/patients/12"
     assert destination_of(effect).pattern == "/rounds"
     assert destination_of(resolve("/patients/12/incident").screen).pattern == "/incidents/new"
+
+
+def test_every_app_bar_button_is_named_for_screen_readers(ward):
+    patient = ward.patients[0]
+
+    async def scenario():
+        harness, _ = await open_app(ward, Seconds())
+        await sign_in(harness, ward.tech.username)
+        await harness.page.push_route(f"/patients/{patient.id}/check-in")
+        await harness.until(lambda: harness.page.views[0].appbar.leading is not None)
+        appbar = harness.page.views[0].appbar
+        buttons = [appbar.leading, *appbar.actions]
+        # Named on the button itself, which is what a screen reader focuses and taps.
+        assert all(isinstance(b, ft.IconButton | ft.PopupMenuButton) for b in buttons)
+        names = [b.icon.semantics_label if isinstance(b.icon, ft.Icon) else None for b in buttons]
+        assert names == ["Back", "Timeline", "Night mode", "Lock screen", "More"]
+
+    run(scenario)

@@ -36,6 +36,7 @@ from models.codes import RecordKind, Role
 # The windows offered, in days on each side of the change (the service takes MIN_DAYS to
 # MAX_DAYS; a test holds them to it).
 WINDOWS = (3, 7, 14, 28)
+EVENTS_LABEL = "Treatment change"
 
 VERDICT_WORDS = {
     Verdict.better: "Better",
@@ -225,12 +226,16 @@ class EffectScreen:
         page = ctx.page
         self.header = ft.Column(spacing=4, controls=[ft.ProgressRing(width=28, height=28)])
         self.events = ft.Dropdown(
-            label="Treatment change",
+            label=EVENTS_LABEL,
             options=[],
             text_size=16,
             expand=True,
-            visible=False,
             on_select=guarded(page, self._event_chosen),
+        )
+        # Flutter's dropdown reaches screen readers as a button without a name: this names it,
+        # with the change chosen as its value.
+        self.events_named = ft.Semantics(
+            container=True, label=EVENTS_LABEL, expand=True, visible=False, content=self.events
         )
         self.windows = ft.Row(wrap=True, spacing=8, run_spacing=8)
         self.body = ft.Column(
@@ -245,7 +250,7 @@ class EffectScreen:
             padding=ft.Padding.symmetric(horizontal=12, vertical=12),
             controls=[
                 self.header,
-                ft.Row([self.events]),
+                ft.Row([self.events_named]),
                 ft.Text("Days on each side", size=15, color=self.colors.muted),
                 self.windows,
                 self.body,
@@ -291,10 +296,11 @@ class EffectScreen:
         self.events.options = [
             ft.DropdownOption(key=str(choice.id), text=choice.label) for choice in choices
         ]
-        self.events.visible = bool(choices)
+        self.events_named.visible = bool(choices)
         if self.comparison is not None and self.events.value is None:
             self.events.value = str(self.comparison.event.id)
-        self.events.update()
+        self._name_choice()
+        self.events_named.update()
 
     async def _compare(self) -> None:
         asked = (self.event_id, self.days)
@@ -326,17 +332,24 @@ class EffectScreen:
         self.comparison = comparison
         if self.events.options and self.events.value is None:
             self.events.value = str(comparison.event.id)
-            self.events.update()
+            self._name_choice()
+            self.events_named.update()
         self.body.controls = self._result(comparison)
         self.body.update()
 
     # Events
+
+    def _name_choice(self) -> None:
+        chosen = next((o for o in self.events.options if o.key == self.events.value), None)
+        self.events_named.value = chosen.text if chosen else None
 
     async def _event_chosen(self, event: ft.Event[ft.Dropdown]) -> None:
         value = event.control.value
         if not value:
             return
         self.event_id = int(value)
+        self._name_choice()
+        self.events_named.update()
         await self._reload()
 
     async def _window_chosen(self, days: int) -> None:
