@@ -59,6 +59,13 @@ def _manager(session: Session, actor: Actor | Console) -> int | None:
     return authorize(session, actor, Permission.manage_accounts).id
 
 
+def _self_or_manager(session: Session, actor: Actor | Console, staff_id: int) -> int | None:
+    """The staff id changing this account: its owner, or someone allowed to manage accounts."""
+    if not isinstance(actor, Console) and actor.staff_id == staff_id:
+        return staff_id
+    return _manager(session, actor)
+
+
 def create_staff(db: Database, actor: Actor | Console, data: StaffCreate | dict) -> StaffRead:
     """Create an account with a password; it works on the wards given."""
     now = db.clock()
@@ -83,14 +90,8 @@ def create_staff(db: Database, actor: Actor | Console, data: StaffCreate | dict)
         for ward_id in sorted(set(data.ward_ids)):
             session.add(StaffWard(staff_id=staff.id, ward_id=ward_id))
         session.flush()
-        write_audit(
-            session,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.account_change,
-            staff_id=manager_id,
-            username="" if manager_id else "console",
-            detail=f"created {staff.username} ({staff.role})",
+        _audit_account_change(
+            session, db, now, manager_id, f"created {staff.username} ({staff.role})"
         )
         return staff_read(session, staff)
 
@@ -104,23 +105,13 @@ def set_password(db: Database, actor: Actor | Console, staff_id: int, password: 
     password_hash = _hasher.hash(password)
     now = db.clock()
     with db.writing() as session:
-        manager_id = None if isinstance(actor, Console) else actor.staff_id
-        if manager_id != staff_id:
-            manager_id = _manager(session, actor)
+        manager_id = _self_or_manager(session, actor, staff_id)
         staff = _staff(session, staff_id)
         staff.password_hash = password_hash
         staff.failed_sign_ins = 0
         staff.locked_until = None
         session.add(staff)
-        write_audit(
-            session,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.account_change,
-            staff_id=manager_id,
-            username="" if manager_id else "console",
-            detail=f"password set for {staff.username}",
-        )
+        _audit_account_change(session, db, now, manager_id, f"password set for {staff.username}")
 
 
 def pin_verifier(key: bytes, staff_id: int, pin: str) -> str:
@@ -140,22 +131,12 @@ def issue_pin(
         raise InvalidInput(["A PIN is 6 digits."])
     now = db.clock()
     with db.writing() as session:
-        manager_id = None if isinstance(actor, Console) else actor.staff_id
-        if manager_id != staff_id:
-            manager_id = _manager(session, actor)
+        manager_id = _self_or_manager(session, actor, staff_id)
         staff = _staff(session, staff_id)
         staff.pin_verifier = pin_verifier(db.keys.pin, staff.id, pin)
         staff.pin_issued_at = now
         session.add(staff)
-        write_audit(
-            session,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.account_change,
-            staff_id=manager_id,
-            username="" if manager_id else "console",
-            detail=f"PIN issued for {staff.username}",
-        )
+        _audit_account_change(session, db, now, manager_id, f"PIN issued for {staff.username}")
     return pin
 
 
@@ -241,15 +222,7 @@ def deactivate(db: Database, actor: Actor | Console, staff_id: int) -> StaffRead
         staff = _staff(session, staff_id)
         staff.active = False
         session.add(staff)
-        write_audit(
-            session,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.account_change,
-            staff_id=manager_id,
-            username="" if manager_id else "console",
-            detail=f"deactivated {staff.username}",
-        )
+        _audit_account_change(session, db, now, manager_id, f"deactivated {staff.username}")
         return staff_read(session, staff)
 
 
@@ -258,6 +231,21 @@ def _staff(session: Session, staff_id: int) -> Staff:
     if staff is None:
         raise NotFound("No such account.")
     return staff
+
+
+def _audit_account_change(
+    session: Session, db: Database, now: datetime, manager_id: int | None, detail: str
+) -> None:
+    """The audit row of an account change, by a staff member or (None) the server console."""
+    write_audit(
+        session,
+        key=db.keys.audit,
+        at=now,
+        action=AuditAction.account_change,
+        staff_id=manager_id,
+        username="" if manager_id else "console",
+        detail=detail,
+    )
 
 
 def _password_matches(staff: Staff | None, password: str) -> bool:

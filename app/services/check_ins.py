@@ -12,10 +12,10 @@ from app.services.errors import Conflict, InvalidInput, NotAllowed
 from app.services.levels import LevelRead, level_at
 from app.services.records import current
 from app.services.requests import (
-    find_replay,
+    RecordForm,
+    create_record,
     refuse_before_admission,
     request_hash,
-    save_once,
     validated,
 )
 from app.services.ward_time import is_night
@@ -201,32 +201,21 @@ def _build_check_in(
     return row
 
 
+CHECK_IN = RecordForm(
+    model=CheckInCreate,
+    table=CheckIn,
+    kind=RecordKind.check_in,
+    permission=Permission.record_check,
+    build=_build_check_in,
+    read=lambda session, row, replayed: read_check_in(
+        row, session.get(Staff, row.recorded_by).display_name, replayed=replayed
+    ),
+)
+
+
 def record_check_in(db: Database, actor: Actor, data: CheckInCreate | dict) -> CheckInRead:
     """Save one check. Idempotent on the form key: a replay returns the first result."""
-    now = db.clock()
-    data = validated(CheckInCreate, data, now=now)
-
-    def save(session: Session) -> CheckInRead:
-        staff, patient = authorize_patient(session, actor, Permission.record_check, data.patient_id)
-        replay = find_replay(session, CheckIn, data)
-        if replay is not None:
-            seen_by = session.get(Staff, replay.recorded_by)
-            return read_check_in(replay, seen_by.display_name, replayed=True)
-        row = _build_check_in(session, staff=staff, patient=patient, data=data, now=now)
-        write_audit(
-            session,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.create,
-            staff_id=staff.id,
-            ward_id=patient.ward_id,
-            patient_id=patient.id,
-            record_kind=RecordKind.check_in,
-            record_id=row.id,
-        )
-        return read_check_in(row, staff.display_name)
-
-    return save_once(db, save)
+    return create_record(db, actor, CHECK_IN, data)
 
 
 def routine_check_for(session: Session, patient: Patient, ward: Ward, moment: datetime) -> dict:

@@ -11,12 +11,18 @@ from app.services.access import (
     Actor,
     Permission,
     authorize,
-    authorize_patient,
 )
 from app.services.audit import write_audit
 from app.services.errors import Conflict, InvalidInput, NotAllowed
 from app.services.records import current
-from app.services.requests import find_replay, request_hash, save_once, validated
+from app.services.requests import (
+    RecordForm,
+    find_replay,
+    request_hash,
+    save_once,
+    save_record,
+    validated,
+)
 from app.storage.database import Database
 from models import (
     GroupAttendance,
@@ -241,33 +247,32 @@ def _build_group_attendance(
     return row
 
 
+def _same_marking(
+    session: Session, data: GroupAttendanceCreate, patient: Patient
+) -> GroupAttendance | None:
+    """The same marking sent again under a new key (a resubmitted form): not a second one."""
+    marked = _marked(session, data.session_id, patient.id)
+    return marked if marked is not None and marked.request_hash == request_hash(data) else None
+
+
+ATTENDANCE = RecordForm(
+    model=GroupAttendanceCreate,
+    table=GroupAttendance,
+    kind=RecordKind.group_attendance,
+    permission=Permission.record_group,
+    build=_build_group_attendance,
+    read=lambda session, row, replayed: read_attendance(row, replayed=replayed),
+    detail=lambda data: data.attendance.value,
+    same=_same_marking,
+)
+
+
 def _save_attendance(
     session: Session, db: Database, actor: Actor, data: GroupAttendanceCreate, now: datetime
 ) -> AttendanceRead:
-    """Authorize, replay or build, and audit one attendance inside the caller's transaction."""
+    """Save one attendance inside the caller's transaction, once its group is the actor's."""
     _group_for(session, actor, data.session_id)
-    staff, patient = authorize_patient(session, actor, Permission.record_group, data.patient_id)
-    replay = find_replay(session, GroupAttendance, data)
-    if replay is not None:
-        return read_attendance(replay, replayed=True)
-    # The same marking sent again under a new key (a resubmitted form) is not a second one.
-    marked = _marked(session, data.session_id, patient.id)
-    if marked is not None and marked.request_hash == request_hash(data):
-        return read_attendance(marked, replayed=True)
-    row = _build_group_attendance(session, staff=staff, patient=patient, data=data, now=now)
-    write_audit(
-        session,
-        key=db.keys.audit,
-        at=now,
-        action=AuditAction.create,
-        staff_id=staff.id,
-        ward_id=patient.ward_id,
-        patient_id=patient.id,
-        record_kind=RecordKind.group_attendance,
-        record_id=row.id,
-        detail=data.attendance.value,
-    )
-    return read_attendance(row)
+    return save_record(session, db, actor, ATTENDANCE, data, now)
 
 
 def record_attendance(

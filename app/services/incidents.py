@@ -16,10 +16,10 @@ from app.services.audit import write_audit
 from app.services.errors import Conflict, InvalidInput, NotAllowed
 from app.services.records import current
 from app.services.requests import (
-    find_replay,
+    RecordForm,
+    create_record,
     refuse_before_admission,
     request_hash,
-    save_once,
     validated,
 )
 from app.storage.database import Database
@@ -126,34 +126,20 @@ def _build_incident(
     return row
 
 
+INCIDENT = RecordForm(
+    model=IncidentCreate,
+    table=Incident,
+    kind=RecordKind.incident,
+    permission=Permission.record_incident,
+    build=_build_incident,
+    read=lambda session, row, replayed: read_incident(row, replayed=replayed),
+    detail=lambda data: data.incident_type.value,
+)
+
+
 def record_incident(db: Database, actor: Actor, data: IncidentCreate | dict) -> IncidentRead:
     """Save an incident with its MOAS weighted total; a replay returns the first."""
-    now = db.clock()
-    data = validated(IncidentCreate, data, now=now)
-
-    def save(session: Session) -> IncidentRead:
-        staff, patient = authorize_patient(
-            session, actor, Permission.record_incident, data.patient_id
-        )
-        replay = find_replay(session, Incident, data)
-        if replay is not None:
-            return read_incident(replay, replayed=True)
-        row = _build_incident(session, staff=staff, patient=patient, data=data, now=now)
-        write_audit(
-            session,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.create,
-            staff_id=staff.id,
-            ward_id=patient.ward_id,
-            patient_id=patient.id,
-            record_kind=RecordKind.incident,
-            record_id=row.id,
-            detail=data.incident_type.value,
-        )
-        return read_incident(row)
-
-    return save_once(db, save)
+    return create_record(db, actor, INCIDENT, data)
 
 
 class RestraintDeadline(BaseModel):
@@ -292,38 +278,26 @@ def _build_restraint(
     return row
 
 
+RESTRAINT = RecordForm(
+    model=RestraintEpisodeCreate,
+    table=RestraintEpisode,
+    kind=RecordKind.restraint,
+    permission=Permission.record_restraint,
+    build=_build_restraint,
+    read=lambda session, row, replayed: read_restraint(
+        row, session.get(Patient, row.patient_id).display_name, replayed=replayed
+    ),
+    detail=lambda data: f"started {data.kind.value}",
+)
+
+
 def start_restraint(
     db: Database, actor: Actor, data: RestraintEpisodeCreate | dict
 ) -> RestraintRead:
     """Record a restraint or seclusion order and start, timing its deadlines by the patient's age
     at the order: order 4 h (adult) / 2 h (9-17) / 1 h (under 9), face-to-face 1 h,
     guardian notice 24 h."""
-    now = db.clock()
-    data = validated(RestraintEpisodeCreate, data, now=now)
-
-    def save(session: Session) -> RestraintRead:
-        staff, patient = authorize_patient(
-            session, actor, Permission.record_restraint, data.patient_id
-        )
-        replay = find_replay(session, RestraintEpisode, data)
-        if replay is not None:
-            return read_restraint(replay, patient.display_name, replayed=True)
-        row = _build_restraint(session, staff=staff, patient=patient, data=data, now=now)
-        write_audit(
-            session,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.create,
-            staff_id=staff.id,
-            ward_id=patient.ward_id,
-            patient_id=patient.id,
-            record_kind=RecordKind.restraint,
-            record_id=row.id,
-            detail=f"started {data.kind.value}",
-        )
-        return read_restraint(row, patient.display_name)
-
-    return save_once(db, save)
+    return create_record(db, actor, RESTRAINT, data)
 
 
 def update_restraint(

@@ -5,15 +5,13 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from app.services.access import Actor, Permission, authorize_patient
-from app.services.audit import write_audit
+from app.services.access import Actor, Permission
 from app.services.records import current
 from app.services.requests import (
-    find_replay,
+    RecordForm,
+    create_record,
     refuse_before_admission,
     request_hash,
-    save_once,
-    validated,
 )
 from app.storage.database import Database
 from models import LevelChange, LevelChangeCreate, Patient, Staff
@@ -75,29 +73,18 @@ def _build_level_change(
     return row
 
 
+LEVEL_CHANGE = RecordForm(
+    model=LevelChangeCreate,
+    table=LevelChange,
+    kind=RecordKind.level_change,
+    permission=Permission.change_level,
+    build=_build_level_change,
+    read=lambda session, row, replayed: read_level(row),
+    detail=lambda data: data.level.value,
+    action=AuditAction.level_change,
+)
+
+
 def change_level(db: Database, actor: Actor, data: LevelChangeCreate | dict) -> LevelRead:
     """Record a new observation level order (or "observations stopped", with its reason)."""
-    now = db.clock()
-    data = validated(LevelChangeCreate, data, now=now)
-
-    def save(session: Session) -> LevelRead:
-        staff, patient = authorize_patient(session, actor, Permission.change_level, data.patient_id)
-        replay = find_replay(session, LevelChange, data)
-        if replay is not None:
-            return read_level(replay)
-        row = _build_level_change(session, staff=staff, patient=patient, data=data, now=now)
-        write_audit(
-            session,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.level_change,
-            staff_id=staff.id,
-            ward_id=patient.ward_id,
-            patient_id=patient.id,
-            record_kind=RecordKind.level_change,
-            record_id=row.id,
-            detail=data.level.value,
-        )
-        return read_level(row)
-
-    return save_once(db, save)
+    return create_record(db, actor, LEVEL_CHANGE, data)

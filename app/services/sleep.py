@@ -5,21 +5,19 @@ from datetime import date, datetime
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from app.services.access import Actor, Permission, authorize_patient
-from app.services.audit import write_audit
+from app.services.access import Actor, Permission
 from app.services.errors import Conflict, InvalidInput
 from app.services.records import current
 from app.services.requests import (
-    find_replay,
+    RecordForm,
+    create_record,
     refuse_before_admission,
     request_hash,
-    save_once,
-    validated,
 )
 from app.services.ward_time import night_bounds
 from app.storage.database import Database
 from models import Patient, SleepReport, SleepReportCreate, Staff, Ward
-from models.codes import AuditAction, RecordKind, SleepQuality
+from models.codes import RecordKind, SleepQuality
 
 
 class SleepReportRead(BaseModel):
@@ -94,30 +92,18 @@ def _build_sleep_report(
     return row
 
 
+SLEEP_REPORT = RecordForm(
+    model=SleepReportCreate,
+    table=SleepReport,
+    kind=RecordKind.sleep_report,
+    permission=Permission.record_sleep,
+    build=_build_sleep_report,
+    read=lambda session, row, replayed: read_sleep_report(row, replayed=replayed),
+)
+
+
 def record_sleep_report(
     db: Database, actor: Actor, data: SleepReportCreate | dict
 ) -> SleepReportRead:
     """Save a morning sleep report, one per patient per night; a replay returns the first."""
-    now = db.clock()
-    data = validated(SleepReportCreate, data, now=now)
-
-    def save(session: Session) -> SleepReportRead:
-        staff, patient = authorize_patient(session, actor, Permission.record_sleep, data.patient_id)
-        replay = find_replay(session, SleepReport, data)
-        if replay is not None:
-            return read_sleep_report(replay, replayed=True)
-        row = _build_sleep_report(session, staff=staff, patient=patient, data=data, now=now)
-        write_audit(
-            session,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.create,
-            staff_id=staff.id,
-            ward_id=patient.ward_id,
-            patient_id=patient.id,
-            record_kind=RecordKind.sleep_report,
-            record_id=row.id,
-        )
-        return read_sleep_report(row)
-
-    return save_once(db, save)
+    return create_record(db, actor, SLEEP_REPORT, data)

@@ -5,12 +5,11 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from app.services.access import Actor, Permission, authorize_patient
-from app.services.audit import write_audit
-from app.services.requests import find_replay, request_hash, save_once, validated
+from app.services.access import Actor, Permission
+from app.services.requests import RecordForm, create_record, request_hash
 from app.storage.database import Database
 from models import Patient, Staff, TreatmentEvent, TreatmentEventCreate
-from models.codes import AuditAction, RecordKind, TreatmentKind
+from models.codes import RecordKind, TreatmentKind
 
 
 class TreatmentRead(BaseModel):
@@ -58,33 +57,19 @@ def _build_treatment_event(
     return row
 
 
+TREATMENT_EVENT = RecordForm(
+    model=TreatmentEventCreate,
+    table=TreatmentEvent,
+    kind=RecordKind.treatment,
+    permission=Permission.record_treatment,
+    build=_build_treatment_event,
+    read=lambda session, row, replayed: read_treatment(row, replayed=replayed),
+    detail=lambda data: data.kind.value,
+)
+
+
 def record_treatment_event(
     db: Database, actor: Actor, data: TreatmentEventCreate | dict
 ) -> TreatmentRead:
     """Save a medication or therapy change; a replay under the same form key returns the first."""
-    now = db.clock()
-    data = validated(TreatmentEventCreate, data, now=now)
-
-    def save(session: Session) -> TreatmentRead:
-        staff, patient = authorize_patient(
-            session, actor, Permission.record_treatment, data.patient_id
-        )
-        replay = find_replay(session, TreatmentEvent, data)
-        if replay is not None:
-            return read_treatment(replay, replayed=True)
-        row = _build_treatment_event(session, staff=staff, patient=patient, data=data, now=now)
-        write_audit(
-            session,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.create,
-            staff_id=staff.id,
-            ward_id=patient.ward_id,
-            patient_id=patient.id,
-            record_kind=RecordKind.treatment,
-            record_id=row.id,
-            detail=data.kind.value,
-        )
-        return read_treatment(row)
-
-    return save_once(db, save)
+    return create_record(db, actor, TREATMENT_EVENT, data)

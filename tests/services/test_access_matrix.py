@@ -619,6 +619,11 @@ def test_every_role_in_every_place(db, clock, action):
     assert not wrong, "\n".join(wrong)
 
 
+# The generic save of a record form: each service that uses it (record_check_in, ...) has its
+# own row, with the form, and so the permission, it passes.
+GENERIC = {"requests.create_record", "requests.save_record"}
+
+
 def test_the_table_covers_every_action():
     """Every public service function that takes an actor has a row in the table."""
     found = set()
@@ -630,5 +635,5 @@ def test_the_table_covers_every_action():
             if ours and "actor" in parameters and "db" in parameters:
                 found.add(f"{module.name}.{name}")
     listed = {action.name.split(" ")[0] for action in ACTIONS}
-    assert found - listed == set()
+    assert found - listed == GENERIC
     assert listed - found == set()
