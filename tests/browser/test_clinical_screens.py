@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlmodel import select
 
 from app.cli import open_database
@@ -199,7 +200,15 @@ def test_a_nurse_voids_an_entry_and_it_stays_struck_through(
     sign_in(phone, demo_ward, "nurse")
     go(phone, f"/patients/{patient}")
 
-    reveal(phone, phone.get_by_role("button", name="Amend or void")).click()
+    # The timeline redraws when the ward changes (or every ~10 s), which can detach the
+    # button between finding and tapping it on a loaded machine: tap again as a person would.
+    for attempt in range(3):
+        try:
+            reveal(phone, phone.get_by_role("button", name="Amend or void")).click(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     phone.get_by_role("menuitem", name="Void").click()
     type_into(phone, "Reason (required)", "Entered for the wrong patient")
     phone.get_by_role("button", name="Void", exact=True).click()

@@ -9,6 +9,7 @@ import http.client
 import ssl
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +109,10 @@ def test_the_websocket_goes_to_the_cookies_process_and_renews_the_cookie(site: S
             return list(socket.response.headers.raw_items())
 
     for node in ("1", "2"):
-        cookie = cookie_of(asyncio.run(handshake(node)))
+        # In a thread of its own: a browser test earlier in the same pytest process may have
+        # left an event loop running in this one (Playwright's sync API).
+        with ThreadPoolExecutor(1) as pool:
+            cookie = cookie_of(pool.submit(asyncio.run, handshake(node)).result())
         assert cookie.startswith(f"rounds_node={node};"), (node, cookie)
 
 
@@ -122,25 +126,32 @@ def test_plain_http_is_sent_to_https(site: Site) -> None:
 
 @pytest.mark.browser
 def test_a_routine_check_through_the_https_site_in_chromium(site: Site) -> None:
-    from playwright.sync_api import sync_playwright
+    def tap() -> tuple[str, float, dict]:
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(**chromium_options())
-        try:
-            # The ward CA is not in this Chromium's trust store; urllib checks the chain above.
-            context = browser.new_context(
-                viewport={"width": 1024, "height": 768}, ignore_https_errors=True
-            )
-            tab = RoundsTab.new(context)
-            tab.open(site.origin + "/")
-            protocol = tab.page.evaluate(
-                "performance.getEntriesByType('navigation')[0].nextHopProtocol"
-            )
-            tab.sign_in("tech", PASSWORD)
-            saved_in = tab.tap_routine("Sam Okafor")
-            cookies = {cookie["name"]: cookie for cookie in context.cookies()}
-        finally:
-            browser.close()
+        with sync_playwright() as driver:
+            browser = driver.chromium.launch(**chromium_options())
+            try:
+                # The ward CA is not in this Chromium's trust store; urllib checks the chain.
+                context = browser.new_context(
+                    viewport={"width": 1024, "height": 768}, ignore_https_errors=True
+                )
+                tab = RoundsTab.new(context)
+                tab.open(site.origin + "/")
+                protocol = tab.page.evaluate(
+                    "performance.getEntriesByType('navigation')[0].nextHopProtocol"
+                )
+                tab.sign_in("tech", PASSWORD)
+                saved_in = tab.tap_routine("Sam Okafor")
+                cookies = {cookie["name"]: cookie for cookie in context.cookies()}
+            finally:
+                browser.close()
+        return protocol, saved_in, cookies
+
+    # In a thread of its own: the browser tests' session-wide Playwright may already hold
+    # this thread's event loop, and Playwright's sync API refuses to start inside one.
+    with ThreadPoolExecutor(1) as pool:
+        protocol, saved_in, cookies = pool.submit(tap).result()
     assert protocol == "h2"
     assert saved_in < 5_000  # "Saved" came back over the secure WebSocket
     assert cookies["rounds_node"]["secure"] and cookies["rounds_node"]["httpOnly"]
