@@ -29,10 +29,11 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -69,6 +70,7 @@ LOAD_TIMEOUT_MS = 90_000
 FRESH_CHECK_AGE = timedelta(minutes=2)
 # No answer at all to a tap for this long: the tap was lost (see RoundsTab.tap_routine).
 LOST_TAP_SECONDS = 5.0
+SLOW_SAVE_SECONDS = 60.0
 # After the fresh checks, every open screen refreshes and re-sorts: let the lists settle.
 SETTLE_SECONDS = 2.5
 # Between two timed checks: a technician walks to the next bed. Still far above a ward's rate
@@ -82,6 +84,7 @@ SAMPLE_GAP_SECONDS = 1.0
 PASSIVE_THROTTLE = 20
 BROWSER_NICENESS = 10
 TABLET_VIEWPORT = {"width": 1024, "height": 768}
+PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 # Times, in the page, when the pointer goes down and when a label first appears in Flutter's
 # accessibility tree (what get_by_role sees): both on the page's own clock, in ms since epoch.
@@ -101,6 +104,19 @@ window.__roundsCard = (name) => {
   const card = anchor && anchor.parentElement.closest("flt-semantics[role=group]");
   return card ? window.__roundsLabel(card) : null;
 };
+window.__roundsQuiet = (quietMs, maxMs) => new Promise((resolve) => {
+  let timer = null;
+  const started = performance.now();
+  const watcher = new MutationObserver(() => arm());
+  const arm = () => {
+    clearTimeout(timer);
+    const left = maxMs - (performance.now() - started);
+    timer = setTimeout(() => { watcher.disconnect(); resolve(true); }, Math.min(quietMs, left));
+  };
+  watcher.observe(document.documentElement,
+    {subtree: true, childList: true, characterData: true, attributes: true});
+  arm();
+});
 window.__roundsUntil = (done) => new Promise((resolve) => {
   const now = () => performance.timeOrigin + performance.now();
   if (done()) { resolve(now()); return; }
@@ -250,20 +266,61 @@ def _wait_out_duplicate_guard(db: Database, patient_ids: list[int]) -> None:
 # --- the browser side ---------------------------------------------------------------------
 
 
-def chromium_options(nice: int = BROWSER_NICENESS) -> dict[str, Any]:
-    """Playwright launch options: Debian's Chromium with the browser tests' flags, started
-    at a lower CPU priority (`nice`), so the bench's browsers do not slow the server they
-    share the machine with; on a ward they are other devices."""
+def chromium_options() -> dict[str, Any]:
+    """Playwright launch options: Debian's Chromium with the browser tests' flags."""
     from tests.browser.conftest import CHROMIUM_ARGS, CHROMIUM_PATH
 
-    executable = CHROMIUM_PATH
-    if nice:
-        folder = Path(tempfile.mkdtemp(prefix="rounds-bench-chromium-"))
-        wrapper = folder / "chromium"
-        wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {CHROMIUM_PATH} "$@"\n')
-        wrapper.chmod(0o755)
-        executable = str(wrapper)
-    return {"executable_path": executable, "args": CHROMIUM_ARGS}
+    return {"executable_path": CHROMIUM_PATH, "args": CHROMIUM_ARGS}
+
+
+@contextmanager
+def browsers_in_background(niceness: int = BROWSER_NICENESS) -> Iterator[None]:
+    """Keep this process's Chromium processes at a low CPU priority while the block runs.
+
+    On a ward the browsers are other devices; here they share two cores with the server they
+    measure. Chromium run as root raises its own GPU process to nice -8 and its visible
+    renderers to 0, so a `nice` at launch does not last: the priority is set again every
+    half second.
+    """
+    stop = threading.Event()
+
+    def lower() -> None:
+        while not stop.wait(0.5):
+            for pid in _chromium_descendants(os.getpid()):
+                with suppress(OSError):
+                    if os.getpriority(os.PRIO_PROCESS, pid) < niceness:
+                        os.setpriority(os.PRIO_PROCESS, pid, niceness)
+
+    watcher = threading.Thread(target=lower, name="browsers-in-background", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
+def _chromium_descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after the ")".
+            names[int(entry.name)] = stat[stat.index("(") + 1 : stat.rindex(")")]
+            parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    found = []
+    for pid, name in names.items():
+        if not name.startswith(("chromium", "chrome")):
+            continue
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != root:
+            ancestor = parents.get(ancestor)
+        if ancestor == root:
+            found.append(pid)
+    return found
 
 
 @dataclass
@@ -338,6 +395,20 @@ class RoundsTab:
 
     def button(self, name: str, kind: str = "Routine") -> Any:
         return self.page.get_by_role("button", name=f"{kind} check for {name}")
+
+    def settle(self, quiet_ms: int = 400, max_ms: int = 15_000) -> None:
+        """Wait until the page has not changed for `quiet_ms` (a list may still be re-sorting
+        after a throttled tab caught up, and a tap then lands on the wrong row)."""
+        self.page.evaluate("([q, m]) => window.__roundsQuiet(q, m)", [quiet_ms, max_ms])
+
+    def back_to_rounds(self) -> None:
+        """If a tap opened a patient's check-in instead, go back to the rounds list."""
+        if self.routine_buttons().count():
+            return
+        back = self.page.get_by_role("button", name="Back")
+        if back.count():
+            back.first.click()
+        self.routine_buttons().first.wait_for(timeout=LOAD_TIMEOUT_MS)
 
     def routine_buttons_on_screen(self) -> list[str]:
         """Patients whose "Routine" button is fully on screen, top to bottom, left to right."""
@@ -419,8 +490,8 @@ class RoundsTab:
     def tap_routine(self, name: str) -> float:
         """Tap "Routine" for a patient; ms from the tap until "Saved" (with Undo) is on screen.
 
-        A tap the app never answered (no "Saving…", no "Saved", the Routine button still
-        there after LOST_TAP_SECONDS) is counted in `lost_taps` and made again.
+        A tap that missed (no "Saving…" and no "Saved" after LOST_TAP_SECONDS, or the row had
+        moved and the tap opened a check-in instead) is counted in `lost_taps` and made again.
         """
         for _ in range(3):
             target = self.reveal(self.button(name))
@@ -431,12 +502,20 @@ class RoundsTab:
             try:
                 return self.seen_at(timeout_s=LOST_TAP_SECONDS) - tapped
             except AssertionError:
-                card = self.page.evaluate("(name) => window.__roundsCard(name)", name) or ""
-                if "Saving" in card or not self.button(name).count():
-                    return self.seen_at() - tapped  # answered, only slowly
+                card = self.page.evaluate("(name) => window.__roundsCard(name)", name)
+                if card is not None and "Saving" in card:
+                    return self.seen_at(timeout_s=SLOW_SAVE_SECONDS) - tapped  # only slow
+                if not self.routine_buttons().count():
+                    # The row moved under the pointer and the tap opened a check-in.
+                    self.back_to_rounds()
+                elif not self.button(name).count():
+                    return self.seen_at(timeout_s=SLOW_SAVE_SECONDS) - tapped  # taken
                 self.lost_taps += 1
-                self.taps -= 1  # the app never took it: not a tap the round needed
-        raise AssertionError(f"three taps on Routine for {name} went unanswered")
+                self.taps -= 1  # counted apart: not a tap the task needed
+                self.settle()
+        raise AssertionError(
+            f"three taps on Routine for {name} went unanswered; its row shows {card!r}"
+        )
 
 
 def rss_mb(pid: int) -> float:
@@ -481,7 +560,7 @@ def _click_latencies(
     tabs: list[RoundsTab], ward: ServedWard, username: str, clicks: int
 ) -> tuple[list[float], int]:
     """Routine checks in turn across the tabs and patients: the click-to-Saved times (ms) and
-    how many taps went unanswered and were made again.
+    how many taps missed and were made again.
 
     Each check is voided right after through the service layer (as Undo would), so the next
     check of that patient is neither a duplicate nor late.
@@ -498,7 +577,8 @@ def _click_latencies(
             if len(tabs) > 1:
                 for other in tabs:
                     other.throttle(1 if other is tab else PASSIVE_THROTTLE)
-                time.sleep(SAMPLE_GAP_SECONDS)  # the tab catches up with what it was sent
+                tab.page.bring_to_front()
+                tab.settle()  # the tab catches up with what it was sent while slowed
             tab.page.bring_to_front()
             times.append(tab.tap_routine(name))
             _void_last_check(db, actor, ward.patients[name])
@@ -558,7 +638,7 @@ def _latency_row(label: str, times: list[float], lost: int, raw: list[float]) ->
     p50, p95 = statistics.median(times), percentile(times, 0.95)
     raw_p50 = statistics.median(raw)
     if lost:
-        label += f" ({lost} of {len(times) + lost} taps went unanswered and were made again)"
+        label += f" ({lost} of {len(times) + lost} taps missed and were made again)"
     return _row(
         label,
         f"{p50:.0f} ms",
@@ -598,7 +678,11 @@ def measure_server(url: str, quick: bool, *, secret_file: Path | None = None) ->
         def progress(what: str) -> None:
             print(f"speed_server [{time.monotonic() - began:4.0f} s] {what}", file=sys.stderr)
 
-        with _served(ward, folder / "server") as server, sync_playwright() as driver:
+        with (
+            _served(ward, folder / "server") as server,
+            sync_playwright() as driver,
+            browsers_in_background(),
+        ):
             browser = driver.chromium.launch(**chromium_options())
             try:
                 # First load: a fresh profile, nothing cached.
@@ -639,8 +723,9 @@ def measure_server(url: str, quick: bool, *, secret_file: Path | None = None) ->
                 tabs = [first]
                 for _ in range(sessions - 1):
                     # A browser context each: its own renderer process, so one tab can be
-                    # slowed (PASSIVE_THROTTLE) without slowing the one being tapped.
-                    tab = RoundsTab.new(browser.new_context(viewport=TABLET_VIEWPORT))
+                    # slowed (PASSIVE_THROTTLE) without slowing the one being tapped. Phones:
+                    # what most technicians carry, and a quarter of the tablet's pixels to paint.
+                    tab = RoundsTab.new(browser.new_context(viewport=PHONE_VIEWPORT))
                     tab.open(server.url("/"))
                     tab.sign_in(username)
                     tabs.append(tab)
@@ -711,7 +796,7 @@ def _scripted_round(tab: RoundsTab, patients: int) -> dict[str, Any]:
     lost = tab.lost_taps - lost_before
     measure = f"Scripted round: {patients} patients, routine checks (taps, wall time)"
     if lost:
-        measure += f" ({lost} unanswered taps made again, not counted)"
+        measure += f" ({lost} missed taps made again, not counted)"
     return _row(
         measure,
         f"{taps} taps, {wall:.1f} s",
