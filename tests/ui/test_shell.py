@@ -369,3 +369,30 @@ def test_every_app_bar_button_is_named_for_screen_readers(ward):
         assert names == ["Back", "Timeline", "Night mode", "Lock screen", "More"]
 
     run(scenario)
+
+
+def test_sign_in_refusals_slow_down_before_the_lock(ward):
+    from app.ui.screens.sign_in import retry_delay
+
+    assert [retry_delay(n) for n in range(1, 9)] == [0, 1, 2, 4, 8, 16, 16, 16]
+    seconds = Seconds()
+
+    async def scenario():
+        harness, _ = await open_app(ward, seconds)
+        fields = harness.find(lambda c: isinstance(c, ft.TextField))
+        button = harness.button("Sign in")
+        fields[0].value, fields[1].value = ward.tech.username, "not the password"
+        await harness.click(button)
+        await harness.until(lambda: "Username or password is not right." in harness.texts())
+        await harness.until(lambda: not button.disabled)  # the first refusal waits for nothing
+        fields[1].value = "still not the password"
+        # The click's handler runs through the wait, so watch it from beside.
+        tap = asyncio.ensure_future(harness.click(button))
+        # The second refusal in a row holds the button for a second, counting down.
+        await harness.until(lambda: button.content == "Try again in 1 s")
+        assert button.disabled
+        await tap
+        await harness.until(lambda: not button.disabled, timeout=5)
+        assert button.content == "Sign in"
+
+    run(scenario)

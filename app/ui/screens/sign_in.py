@@ -1,5 +1,6 @@
 """The full sign-in: username and password, at the start of a shift or after a session ended."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import flet as ft
@@ -9,6 +10,15 @@ from app.ui.theme import BIG_TARGET
 
 # Returns the refusal to show, or None when signed in.
 SignIn = Callable[[str, str], Awaitable[str | None]]
+
+# Repeated refusals slow down before the account locks (5 failures, accounts.py): someone
+# guessing at a ward tablet waits longer after each miss, a tired typo costs nothing.
+MAX_RETRY_DELAY = 16
+
+
+def retry_delay(refusals: int) -> int:
+    """Seconds before the next try after this many refusals in a row: 0, 1, 2, 4, 8, 16."""
+    return 0 if refusals < 2 else min(2 ** (refusals - 2), MAX_RETRY_DELAY)
 
 
 def build_sign_in(page: ft.Page, sign_in: SignIn, notice: str = "") -> ft.Control:
@@ -37,7 +47,10 @@ def build_sign_in(page: ft.Page, sign_in: SignIn, notice: str = "") -> ft.Contro
         style=ft.ButtonStyle(text_style=ft.TextStyle(size=18, weight=ft.FontWeight.W_600)),
     )
 
+    refusals = 0
+
     async def submit(_: ft.Event) -> None:
+        nonlocal refusals
         if button.disabled:
             return  # a second Enter or tap while the first is being checked
         button.disabled = True
@@ -48,13 +61,23 @@ def build_sign_in(page: ft.Page, sign_in: SignIn, notice: str = "") -> ft.Contro
         typed, password.value = password.value or "", ""
         try:
             refusal = await sign_in(username.value or "", typed)
-        finally:
+        except BaseException:
             button.disabled = False
             button.content = "Sign in"
-        if refusal:
-            message.value = refusal
-            message.visible = True
+            raise
+        if not refusal:
+            return
+        refusals += 1
+        message.value = refusal
+        message.visible = True
+        # The wait runs on the event loop without holding a worker thread.
+        for left in range(retry_delay(refusals), 0, -1):
+            button.content = f"Try again in {left} s"
             page.update()
+            await asyncio.sleep(1)
+        button.disabled = False
+        button.content = "Sign in"
+        page.update()
 
     password.on_submit = guarded(page, submit)
     username.on_submit = guarded(page, lambda _: password.focus())
