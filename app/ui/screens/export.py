@@ -219,33 +219,28 @@ class ExportScreen:
 
     def _done(self, text: str) -> None:
         colors = self.colors
-        self._show_status(
-            ft.Row(
-                vertical_alignment=ft.CrossAxisAlignment.START,
-                spacing=12,
-                controls=[
-                    ft.Icon(ft.Icons.CHECK_CIRCLE_OUTLINE, color=colors.saved, size=28),
-                    ft.Text(text, size=16, color=colors.text, expand=True),
-                ],
-            ),
-            colors.card,
-        )
-        self.body.update()
+        self._outcome(ft.Icons.CHECK_CIRCLE_OUTLINE, colors.saved, text, colors.text, colors.card)
 
     def _failed(self, text: str) -> None:
         colors = self.colors
+        self._outcome(
+            ft.Icons.ERROR_OUTLINE, colors.overdue, text, colors.overdue, colors.overdue_card
+        )
+        self.ctx.tell(text)
+
+    def _outcome(self, icon: str, icon_color: str, text: str, text_color: str, fill: str) -> None:
+        """The export's result above its buttons: an icon and a sentence on a card."""
         self._show_status(
             ft.Row(
                 vertical_alignment=ft.CrossAxisAlignment.START,
                 spacing=12,
                 controls=[
-                    ft.Icon(ft.Icons.ERROR_OUTLINE, color=colors.overdue, size=28),
-                    ft.Text(text, size=16, color=colors.overdue, expand=True),
+                    ft.Icon(icon, color=icon_color, size=28),
+                    ft.Text(text, size=16, color=text_color, expand=True),
                 ],
             ),
-            colors.overdue_card,
+            fill,
         )
-        self.ctx.tell(text)
         self.body.update()
 
     def _show_status(self, content: ft.Control, fill: str) -> None:
