@@ -122,9 +122,13 @@ class Due:
 def due_after(
     session: Session, patient_id: int, last_seen: datetime | None, moment: datetime
 ) -> Due:
+    """The due rule at `moment`, reading the patient's level order in effect then."""
+    return due_for(level_at(session, patient_id, moment), last_seen)
+
+
+def due_for(level: LevelRead | None, last_seen: datetime | None) -> Due:
     """The due rule: due one interval after the last check (or the level order, if later);
     on time within 1.5 intervals."""
-    level = level_at(session, patient_id, moment)
     interval = level.level.check_interval if level else None
     if interval is None:
         return Due(None, None, None, level)

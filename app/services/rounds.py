@@ -8,7 +8,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from app.services.access import Actor, Permission, authorize
-from app.services.check_ins import ON_TIME_FACTOR, CheckInRead, Due, read_check_in
+from app.services.check_ins import CheckInRead, Due, due_for, read_check_in
 from app.services.levels import LevelRead, read_level
 from app.services.records import current
 from app.services.ward_time import is_night
@@ -123,15 +123,6 @@ def levels_at(session: Session, patient_ids: list[int], moment: datetime) -> dic
     return {row.patient_id: read_level(row) for row in rows}
 
 
-def _due(level: LevelRead | None, last_seen: datetime | None) -> Due:
-    """`check_ins.due_after` with the level already read (for the whole ward at once)."""
-    interval = level.level.check_interval if level else None
-    if interval is None:
-        return Due(None, None, None, level)
-    since = max(filter(None, [last_seen, level.effective_at]))
-    return Due(since + interval, since + interval * ON_TIME_FACTOR, interval, level)
-
-
 def _deadlines(session: Session, ward_id: int, now: datetime) -> dict[int, list[Deadline]]:
     episodes = session.exec(
         select(RestraintEpisode).where(
@@ -172,7 +163,7 @@ def rounds_for(db: Database, actor: Actor, ward_id: int) -> Rounds:
         rows = []
         for patient in patients:
             last, staff_name = checks.get(patient.id, (None, ""))
-            due = _due(levels.get(patient.id), last.observed_at if last else None)
+            due = due_for(levels.get(patient.id), last.observed_at if last else None)
             state, minutes, escalation = _state(due, now)
             rows.append(
                 RoundsRow(
