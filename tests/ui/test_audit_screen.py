@@ -17,8 +17,7 @@ from app.ui.screens.audit_report import audit_line, showing
 from models import AuditEvent
 from models.codes import AuditAction, RecordKind, Role
 from tests.factories import Ward
-from tests.ui.app_session import field, open_app, outlined, run, shown, sign_in
-from tests.ui.ward_screens import chip, select_chip
+from tests.ui.ward_screens import button, chip, field, open_app, run, select_chip, shown, sign_in
 
 CHICAGO = ZoneInfo("America/Chicago")
 AUDIT = "/admin/audit"
@@ -245,7 +244,7 @@ def test_a_long_report_is_fetched_a_page_at_a_time(viewed, clock, monkeypatch):
         actions = [t for t in harness.texts() if t in screen.ACTION_WORDS.values()]
         assert actions[0] == "Signed in" and len(actions) == 3
 
-        await harness.click(outlined(harness, "Show older"))
+        await harness.click(button(harness, "Show older"))
         await harness.until(lambda: f"Showing 6 of {rows} rows, newest first" in harness.texts())
         assert "before=" in page_reads(ward.db)[-1]
         actions = [t for t in harness.texts() if t in screen.ACTION_WORDS.values()]
@@ -255,7 +254,7 @@ def test_a_long_report_is_fetched_a_page_at_a_time(viewed, clock, monkeypatch):
             lambda c: isinstance(c, ft.OutlinedButton) and c.content == "Show older"
         ):
             shown_before = len(harness.find(lambda c: isinstance(c, ft.Text)))
-            await harness.click(outlined(harness, "Show older"))
+            await harness.click(button(harness, "Show older"))
             await harness.until(
                 lambda n=shown_before: len(harness.find(lambda c: isinstance(c, ft.Text))) > n
             )

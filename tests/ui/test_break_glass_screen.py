@@ -15,8 +15,7 @@ from app.ui.screens.break_glass import banner_text, reason_problem
 from models import AuditEvent, BreakGlassGrant
 from models.codes import AuditAction
 from tests.factories import Ward, key
-from tests.ui.app_session import field, open_app, outlined, run, shown, sign_in
-from tests.ui.ward_screens import select_chip
+from tests.ui.ward_screens import button, field, open_app, run, select_chip, shown, sign_in
 
 REASON = "Transferred to us tonight; reading the last day of checks"
 BANNER = "Break-glass access — expires 13:00"  # opened at noon on the ward, for 60 minutes
@@ -277,7 +276,7 @@ def test_the_form_lists_the_patients_open_now(ward, elsewhere):
         await to_the_form(harness)
         line = f"{patient.display_name} · MRN {patient.mrn} · until 13:00"
         await harness.until(lambda: line in harness.texts())
-        await harness.click(outlined(harness, "Open timeline"))
+        await harness.click(button(harness, "Open timeline"))
         await harness.until(lambda: BANNER in shown(harness))
         assert harness.page.route == f"/patients/{patient.id}"
 

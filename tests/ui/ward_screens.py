@@ -1,5 +1,6 @@
-"""A signed-in Rounds session without a browser, for screen tests: the real shell (sign-in,
-routes, permissions, navigation) over a real database, driven through the Flet harness."""
+"""A Rounds session without a browser, for screen tests: the real shell (sign-in, routes,
+permissions, navigation) over a real database, driven through the Flet harness, and finders
+for the controls screens use."""
 
 import asyncio
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from flet.messaging.protocol import MessageAction
 from app.config import Settings
 from app.storage.database import Database
 from app.ui.shell import WardApp
+from tests.factories import PASSWORD
 from tests.ui.flet_harness import Harness, start
 
 SETTINGS = Settings(idle_lock_minutes=30, idle_sign_out_minutes=60, session_max_minutes=720)
@@ -33,21 +35,36 @@ class Seconds:
         return 100.0
 
 
-async def signed_in(db: Database, username: str, password: str, **size: float) -> Harness:
-    """A phone-sized (or `size`) session of the real shell, signed in on the user's ward."""
+async def open_app(db: Database, **size: Any) -> tuple[Harness, WardApp]:
+    """A new browser session of the app on `db` (phone-sized unless `size`), at sign-in."""
     made: dict[str, WardApp] = {}
 
     async def main(page: ft.Page) -> None:
         made["app"] = WardApp(page, db, SETTINGS, clock=Seconds())
         await made["app"].start()
 
-    harness = await start(main, **(size or PHONE))
+    harness = await start(main, **size)
+    return harness, made["app"]
+
+
+async def sign_in(
+    harness: Harness, username: str, *, lands_on: str, password: str = PASSWORD
+) -> None:
+    """Sign in on the sign-in screen and wait for the route the shell sends this user to."""
+    fields = harness.find(lambda c: isinstance(c, ft.TextField))
+    fields[0].value, fields[1].value = username, password
+    await harness.click(harness.button("Sign in"))
+    await harness.until(lambda: harness.page.route == lands_on)
+
+
+async def signed_in(db: Database, username: str, password: str, **size: float) -> Harness:
+    """A phone-sized (or `size`) session of the real shell, signed in on the user's ward."""
+    harness, app = await open_app(db, **(size or PHONE))
     # What a browser's client reports when it connects (Flet's web mode).
     harness.page.web, harness.page.platform = True, ft.PagePlatform.LINUX
     fields = harness.find(lambda c: isinstance(c, ft.TextField))
     fields[0].value, fields[1].value = username, password
     await harness.click(harness.button("Sign in"))
-    app = made["app"]
     await harness.until(lambda: app.ctx is not None, timeout=15)
     harness.app = app  # type: ignore[attr-defined]
     return harness
@@ -69,6 +86,13 @@ async def wait_for_text(harness: Harness, text: str, timeout: float = 15) -> Non
         await harness.until(lambda: text in shown(harness), timeout=timeout)
     except AssertionError:
         raise AssertionError(f"{text!r} not shown; the page shows:\n{shown(harness)}") from None
+
+
+def field(harness: Harness, label: str) -> ft.TextField:
+    """The text field labelled `label`."""
+    found = harness.find(lambda c: isinstance(c, ft.TextField) and c.label == label)
+    assert found, f"no text field {label!r}"
+    return found[0]
 
 
 def texts_of(harness: Harness, kind: type) -> list[str]:
