@@ -9,6 +9,7 @@ Helpers: `open_app`, `enable_semantics`, `csp_violations`, `is_foreign`, `PHONE`
 
 import contextlib
 import json
+import re
 import struct
 import time
 import zlib
@@ -23,6 +24,7 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     CDPSession,
+    Locator,
     Page,
     Playwright,
     Request,
@@ -164,6 +166,13 @@ def enable_semantics(page: Page) -> None:
     # A real click can miss: the placeholder is 1x1 px and off-screen by design.
     page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
     page.locator("flt-semantics").first.wait_for(state="attached", timeout=LOAD_TIMEOUT_MS)
+
+
+def announced(page: Page, text: str | re.Pattern[str]) -> Locator:
+    """A message at the bottom of the screen (a SnackBar). Flutter exposes its text either as
+    text or, when it folds the text into the bar's own node, as that node's label; a screen
+    reader reads both the same."""
+    return page.get_by_text(text).or_(page.get_by_label(text)).first
 
 
 def first_pixel(png: bytes) -> tuple[int, int, int]:

@@ -420,6 +420,8 @@ class TimelineScreen:
             self.feed.toggle(kind)
         self._draw_filters()
         self._clear_entries()
+        # At once, so no entry of the old filter stays on screen (or tappable) while loading.
+        self.list.update()
         await self._load_page()
 
     # Drawing
