@@ -4,8 +4,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
-from sqlalchemy import text
+from sqlalchemy import Connection, bindparam, insert, text, update
 from sqlmodel import Session, select
 
 from models import AuditChainHead, AuditEvent
@@ -38,7 +39,7 @@ APPEND_ONLY_GUARDS = sorted(
 )
 
 
-def _digest(key: bytes, previous_hash: str, event: AuditEvent) -> str:
+def _digest(key: bytes, previous_hash: str, event: AuditEvent | SimpleNamespace) -> str:
     fields = [
         str(event.id),
         event.at.isoformat(),
@@ -56,7 +57,7 @@ def _digest(key: bytes, previous_hash: str, event: AuditEvent) -> str:
 
 
 def write_audit(
-    session: Session,
+    session: Session | Connection,
     *,
     key: bytes,
     at: datetime,
@@ -68,34 +69,52 @@ def write_audit(
     record_kind: RecordKind | None = None,
     record_id: int | None = None,
     detail: str = "",
-) -> AuditEvent:
-    """Append one audit row in the caller's transaction, chained to the newest one.
+    head: tuple[int, int | None, str] | None = None,
+) -> int:
+    """Append one audit row in the caller's transaction, chained to the newest one; its id.
 
     Locking the chain head orders concurrent writers on PostgreSQL; on SQLite the write
-    transaction's BEGIN IMMEDIATE already does.
+    transaction's BEGIN IMMEDIATE already does. Every write is audited, so this runs as three
+    Core statements rather than through the ORM's unit of work, in an ORM session or on a Core
+    connection (`Database.writing_core`). `head` is the chain head's CHAIN_HEAD columns when
+    the caller has already read (and, on PostgreSQL, locked) it in its own query.
     """
-    head = session.exec(select(AuditChainHead).with_for_update()).one()
-    event = AuditEvent(
-        id=(head.last_event_id or 0) + 1,
-        at=at,
-        staff_id=staff_id,
-        username=_storable(username[:64]),
-        action=action.value,
-        ward_id=ward_id,
-        patient_id=patient_id,
-        record_kind=record_kind.value if record_kind else None,
-        record_id=record_id,
-        detail=_storable(detail[:1000]),
-        previous_hash=head.last_hash,
-        hash="",
+    if isinstance(session, Session):
+        session.flush()  # the ORM's pending rows (the audited record) go first
+        connection = session.connection()
+    else:
+        connection = session
+    head_id, last_event_id, last_hash = head or connection.execute(_CHAIN_HEAD).one()
+    event = {
+        "id": (last_event_id or 0) + 1,
+        "at": at,
+        "staff_id": staff_id,
+        "username": _storable(username[:64]),
+        "action": action.value,
+        "ward_id": ward_id,
+        "patient_id": patient_id,
+        "record_kind": record_kind.value if record_kind else None,
+        "record_id": record_id,
+        "detail": _storable(detail[:1000]),
+        "previous_hash": last_hash,
+    }
+    event["hash"] = _digest(key, last_hash, SimpleNamespace(**event))
+    connection.execute(_ADD_EVENT, event)
+    connection.execute(
+        _MOVE_HEAD, {"head_id": head_id, "event_id": event["id"], "event_hash": event["hash"]}
     )
-    event.hash = _digest(key, head.last_hash, event)
-    head.last_event_id = event.id
-    head.last_hash = event.hash
-    session.add(event)
-    session.add(head)
-    session.flush()
-    return event
+    return event["id"]
+
+
+CHAIN_HEAD = (AuditChainHead.id, AuditChainHead.last_event_id, AuditChainHead.last_hash)
+_CHAIN_HEAD = select(*CHAIN_HEAD).with_for_update()
+_ADD_EVENT = insert(AuditEvent.__table__)
+_HEAD_TABLE = AuditChainHead.__table__
+_MOVE_HEAD = (
+    update(_HEAD_TABLE)
+    .where(_HEAD_TABLE.c.id == bindparam("head_id"))
+    .values(last_event_id=bindparam("event_id"), last_hash=bindparam("event_hash"))
+)
 
 
 def _storable(text: str) -> str:

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -50,9 +50,13 @@ def make_engine(url: str, *, for_writing: bool = True) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
+    begin = "BEGIN IMMEDIATE" if for_writing else "BEGIN"
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if for_writing else "BEGIN")
+        # Straight to the driver: every unit of work starts here, and SQLAlchemy's statement
+        # machinery has nothing to add to a fixed BEGIN.
+        connection.connection.driver_connection.execute(begin)
 
     return engine
 
@@ -76,6 +80,13 @@ class Database:
         """A unit of work that writes: committed when the block ends, rolled back on error."""
         with Session(self.writer, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @contextmanager
+    def writing_core(self) -> Iterator[Connection]:
+        """A unit of work that writes through SQLAlchemy Core alone, without an ORM session:
+        for the few hot paths that hand-write their statements (check_ins.record_check_in)."""
+        with self.writer.begin() as connection:
+            yield connection
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
