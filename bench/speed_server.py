@@ -77,11 +77,10 @@ SETTLE_SECONDS = 2.5
 # (a 40-bed ward's busiest hour is one check every 15 s), but each sample is then timed without
 # the refresh waves of the previous check and its undo still running through every screen.
 SAMPLE_GAP_SECONDS = 1.0
-# With many sessions, the browsers not being tapped run 20 times slower (Chromium's CPU
-# throttling): 25 Flutter tabs repainting after every save would otherwise take this machine's
-# CPUs from the server they share it with, which on a ward runs apart from its tablets. Their
-# sessions stay live on the server: it sends them every update, and they take it in.
-PASSIVE_THROTTLE = 20
+# With many sessions, the tabs not being tapped are frozen (Chromium's page lifecycle, as it
+# freezes background tabs): their sessions stay live on the server, which sends them every
+# update, but 24 Flutter tabs repainting after each save on this machine's 2 cores would
+# measure Chromium rather than the server. On a ward each of them is a device of its own.
 BROWSER_NICENESS = 10
 TABLET_VIEWPORT = {"width": 1024, "height": 768}
 PHONE_VIEWPORT = {"width": 390, "height": 844}
@@ -340,11 +339,12 @@ class RoundsTab:
         page.add_init_script(TIMING_SCRIPT)
         return cls(page)
 
-    def throttle(self, rate: float) -> None:
-        """Slow this tab's page down `rate` times (Chromium's CPU throttling; 1 = full speed)."""
+    def freeze(self, frozen: bool = True) -> None:
+        """Freeze or thaw the page: a frozen page runs no script or painting, while its
+        connection, and so its session on the server, stays open."""
         if self._cdp is None:
             self._cdp = self.page.context.new_cdp_session(self.page)
-        self._cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+        self._cdp.send("Page.setWebLifecycleState", {"state": "frozen" if frozen else "active"})
 
     def record_bytes(self) -> None:
         """Count bytes on the wire (headers and compressed bodies) from now on."""
@@ -559,35 +559,32 @@ def _row(
 def _click_latencies(
     tabs: list[RoundsTab], ward: ServedWard, username: str, clicks: int
 ) -> tuple[list[float], int]:
-    """Routine checks in turn across the tabs and patients: the click-to-Saved times (ms) and
-    how many taps missed and were made again.
+    """Routine checks on the first tab, patient after patient, while the other tabs' sessions
+    stay live with their pages frozen: the click-to-Saved times (ms) and how many taps missed
+    and were made again.
 
     Each check is voided right after through the service layer (as Undo would), so the next
     check of that patient is neither a duplicate nor late.
     """
     names = list(ward.patients)
-    lost_before = sum(tab.lost_taps for tab in tabs)
+    active, passive = tabs[0], tabs[1:]
+    lost_before = active.lost_taps
     times = []
     db = ward.open_database()
+    for tab in passive:
+        tab.freeze()
     try:
         actor = ward.actor(db, username)
         for number in range(clicks):
-            tab = tabs[number % len(tabs)]
             name = names[number % len(names)]
-            if len(tabs) > 1:
-                for other in tabs:
-                    other.throttle(1 if other is tab else PASSIVE_THROTTLE)
-                tab.page.bring_to_front()
-                tab.settle()  # the tab catches up with what it was sent while slowed
-            tab.page.bring_to_front()
-            times.append(tab.tap_routine(name))
+            times.append(active.tap_routine(name))
             _void_last_check(db, actor, ward.patients[name])
             time.sleep(SAMPLE_GAP_SECONDS)
     finally:
         db.dispose()
-        for tab in tabs:
-            tab.throttle(1)
-    return times, sum(tab.lost_taps for tab in tabs) - lost_before
+        for tab in passive:
+            tab.freeze(False)
+    return times, active.lost_taps - lost_before
 
 
 def _void_last_check(db: Database, actor: Actor, patient_id: int) -> None:
@@ -723,7 +720,7 @@ def measure_server(url: str, quick: bool, *, secret_file: Path | None = None) ->
                 tabs = [first]
                 for _ in range(sessions - 1):
                     # A browser context each: its own renderer process, so one tab can be
-                    # slowed (PASSIVE_THROTTLE) without slowing the one being tapped. Phones:
+                    # frozen without stopping the one being tapped. Phones:
                     # what most technicians carry, and a quarter of the tablet's pixels to paint.
                     tab = RoundsTab.new(browser.new_context(viewport=PHONE_VIEWPORT))
                     tab.open(server.url("/"))

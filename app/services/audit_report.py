@@ -143,9 +143,9 @@ def audit_report(
         f"{name}={value}"
         for name, value in _filters(staff_id, patient_id, mrn, username, before_id)
     ]
-    with db.writing() as session:
+    with db.writing_core() as connection:
         write_audit(
-            session,
+            connection,
             key=db.keys.audit,
             at=now,
             action=AuditAction.view,

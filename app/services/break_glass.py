@@ -175,9 +175,9 @@ def break_glass_report(
             )
             for grant, opener, patient, ward in session.exec(query).all()
         ]
-    with db.writing() as session:
+    with db.writing_core() as connection:
         write_audit(
-            session,
+            connection,
             key=db.keys.audit,
             at=now,
             action=AuditAction.view,

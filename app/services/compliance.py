@@ -289,9 +289,9 @@ def ward_compliance(
     checks = CheckCompliance()
     for shift in shifts:
         checks.add(shift.checks)
-    with db.writing() as session:
+    with db.writing_core() as connection:
         write_audit(
-            session,
+            connection,
             key=db.keys.audit,
             at=now,
             action=AuditAction.view,

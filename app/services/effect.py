@@ -505,9 +505,9 @@ def compare_around(
         ward = session.get(Ward, patient.ward_id)
         event = find_event(session, patient.id, event_id, now)
         comparison = compare_event(session, ward, patient, event, days=days, now=now)
-    with db.writing() as session:
+    with db.writing_core() as connection:
         write_audit(
-            session,
+            connection,
             key=db.keys.audit,
             at=now,
             action=AuditAction.view,

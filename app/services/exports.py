@@ -238,9 +238,9 @@ def export_patient(
         record = gather(session, staff, patient, start=start, end=end, now=now)
     content = WRITERS[fmt](record)
     detail = f"{fmt} {start.isoformat()}..{end.isoformat()}"
-    with db.writing() as session:
+    with db.writing_core() as connection:
         write_audit(
-            session,
+            connection,
             key=db.keys.audit,
             at=now,
             action=AuditAction.export,

@@ -527,9 +527,9 @@ def handoff_for(
         checks_from = min([start] + [bounds[0] for _, bounds in nights])
         records = _shift_records(session, patients, start, end, checks_from, now)
     rows = [_patient_row(ward, patient, records, nights, start, end, now) for patient in patients]
-    with db.writing() as session:
+    with db.writing_core() as connection:
         write_audit(
-            session,
+            connection,
             key=db.keys.audit,
             at=now,
             action=AuditAction.view,

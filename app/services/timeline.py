@@ -613,9 +613,9 @@ def timeline_for(
         more = len(positions) > limit
         positions = positions[:limit]
         entries = _entries(session, ward, positions)
-    with db.writing() as session:
+    with db.writing_core() as connection:
         write_audit(
-            session,
+            connection,
             key=db.keys.audit,
             at=db.clock(),
             action=AuditAction.view,

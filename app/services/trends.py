@@ -388,9 +388,9 @@ def trends_for(db: Database, actor: Actor, patient_id: int, *, start: date, end:
         _add_groups(session, patient.id, calendar, days)
         _add_incidents(session, patient.id, calendar, days)
         markers = _markers(session, ward, patient.id, calendar)
-    with db.writing() as session:
+    with db.writing_core() as connection:
         write_audit(
-            session,
+            connection,
             key=db.keys.audit,
             at=db.clock(),
             action=AuditAction.view,

@@ -43,6 +43,9 @@ class ScreenContext:
     night: bool = False
     # Called by screens after a save, so other screens (and sessions) refresh.
     on_saved: Callable[[], Awaitable[None]] | None = None
+    # The newest change to the ward's records this session knows of (an audit row id, see
+    # check_ins.last_ward_change); set by the app shell.
+    ward_marker: Callable[[], int] = lambda: 0
     extras: dict[str, Any] = field(default_factory=dict)
     # The colours to draw with (day or night); set by the app shell.
     colors: Palette = DAY

@@ -102,6 +102,7 @@ class WardApp:
         self.change_marker = 0
         self.connected = True
         self.refreshing = False
+        self.refresh_again = False
         self.ticks = 0
         self.topic: str | None = None
         self.ticker: asyncio.Task | None = None
@@ -237,6 +238,7 @@ class WardApp:
             navigate=self._navigate,
             night=self.night,
             on_saved=self._saved,
+            ward_marker=lambda: self.change_marker,
             extras=self.extras,
             colors=colors,
             wide=self.wide,
@@ -485,8 +487,12 @@ class WardApp:
             self.topic = None
 
     async def _ward_message(self, topic: str, message: Any) -> None:
-        """Another session on this ward saved something: refresh now, not at the next poll."""
+        """Another session on this ward saved something: refresh now, not at the next poll.
+        The message is the ward's change marker after that save: taken as known, so the next
+        poll does not refresh again for the same change."""
         try:
+            if isinstance(message, int):
+                self.change_marker = max(self.change_marker, message)
             if self.session.phase == Phase.active and self.connected:
                 await self._refresh()
         except Exception:
@@ -494,20 +500,28 @@ class WardApp:
 
     async def _saved(self) -> None:
         """This session saved something: refresh here and tell the ward's other sessions."""
-        if self.topic is not None:
-            self.page.pubsub.send_others_on_topic(self.topic, "saved")
         self.change_marker = await asyncio.to_thread(
             last_ward_change, self.db, self.actor, self.session.ward.id, after=self.change_marker
         )
+        if self.topic is not None:
+            self.page.pubsub.send_others_on_topic(self.topic, self.change_marker)
         await self._refresh()
 
     async def _refresh(self) -> None:
-        if self.refreshing or self.ctx is None:
+        if self.ctx is None:
+            return
+        if self.refreshing:
+            # A change arrived while the screen was refreshing: once more when that ends.
+            self.refresh_again = True
             return
         self.refreshing = True
         try:
-            for hook in list(self.ctx.refresh_hooks):
-                await hook()
+            while True:
+                self.refresh_again = False
+                for hook in list(self.ctx.refresh_hooks if self.ctx else []):
+                    await hook()
+                if not self.refresh_again:
+                    break
         except Exception:
             logger.exception("screen refresh failed")
         finally:

@@ -8,7 +8,7 @@ import flet as ft
 from app.services.check_ins import record_routine_check, undo_check_in
 from app.services.drafts import DraftRead, close_draft, open_drafts
 from app.services.errors import ServiceError
-from app.services.rounds import Rounds, RoundsRow, rounds_for
+from app.services.rounds import Rounds, RoundsRow
 from app.ui.check_in_form import FORM
 from app.ui.context import ScreenContext
 from app.ui.errors import guarded
@@ -25,6 +25,7 @@ from app.ui.labels import (
 )
 from app.ui.routes import check_in_route
 from app.ui.routine import RoutineCheck, RoutineState
+from app.ui.shared_rounds import shared_rounds
 from app.ui.theme import BIG_TARGET, TARGET, Palette
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,9 @@ class RoundsScreen:
             self.summary.update()
 
     async def reload(self) -> None:
-        """Fetch the rounds again and redraw every row."""
-        self.rounds = await self.ctx.call(rounds_for, self.ctx.db, self.ctx.actor, self.ctx.ward.id)
+        """Fetch the rounds again (a read other sessions of the ward may share) and redraw."""
+        ctx = self.ctx
+        self.rounds = await shared_rounds(ctx.db, ctx.actor, ctx.ward.id, ctx.ward_marker())
         self.draw()
 
     def draw(self) -> None:
