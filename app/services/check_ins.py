@@ -312,7 +312,7 @@ _USUAL_CHECK = (
     .with_for_update(of=AuditChainHead)
 )
 _LOCK_PATIENT = select(Patient.id).where(Patient.id == bindparam("patient_id")).with_for_update()
-_ADD_CHECK = insert(CheckIn.__table__).returning(CheckIn.__table__.c.id)
+_ADD_CHECK = insert(CheckIn.__table__)
 
 
 def _save_usual_check(
@@ -351,7 +351,7 @@ def _save_usual_check(
     if late and data.late_reason is None:
         return None
     behaviours = [code.value for code in data.behaviours]
-    check_id = connection.execute(
+    (check_id,) = connection.execute(
         _ADD_CHECK,
         {
             "patient_id": data.patient_id,
@@ -372,7 +372,7 @@ def _save_usual_check(
             "client_key": data.client_key,
             "request_hash": request_hash(data),
         },
-    ).scalar_one()
+    ).inserted_primary_key
     write_audit(
         connection,
         key=db.keys.audit,
