@@ -20,6 +20,19 @@ def key() -> str:
     return uuid.uuid4().hex
 
 
+def check_form(patient_id: int, observed_at: datetime, **fields) -> dict:
+    """A routine-looking check-in form under a fresh key; `fields` change or add to it."""
+    return {
+        "patient_id": patient_id,
+        "observed_at": observed_at,
+        "location": "day_room",
+        "status": "watching_tv",
+        "behaviours": ["calm"],
+        "client_key": key(),
+        **fields,
+    }
+
+
 @dataclass
 class Ward:
     db: Database

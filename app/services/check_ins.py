@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, exists, insert, true
@@ -75,7 +76,9 @@ class CheckInRead(BaseModel):
     replayed: bool = False
 
 
-def read_check_in(row: CheckIn, staff_name: str, *, replayed: bool = False) -> CheckInRead:
+def read_check_in(
+    row: CheckIn | SimpleNamespace, staff_name: str, *, replayed: bool = False
+) -> CheckInRead:
     return CheckInRead(
         id=row.id,
         patient_id=row.patient_id,
@@ -350,29 +353,26 @@ def _save_usual_check(
         late = data.observed_at > late_at
     if late and data.late_reason is None:
         return None
-    behaviours = [code.value for code in data.behaviours]
-    (check_id,) = connection.execute(
-        _ADD_CHECK,
-        {
-            "patient_id": data.patient_id,
-            "ward_id": facts.ward_id,
-            "recorded_by": actor.staff_id,
-            "recorded_at": now,
-            "observed_at": data.observed_at,
-            "location": data.location,
-            "status": data.status,
-            "behaviours": behaviours,
-            "affect": data.affect,
-            "mood": data.mood,
-            "anxiety": data.anxiety,
-            "note": data.note,
-            "missed": data.missed,
-            "late": late,
-            "late_reason": data.late_reason,
-            "client_key": data.client_key,
-            "request_hash": request_hash(data),
-        },
-    ).inserted_primary_key
+    row = {
+        "patient_id": data.patient_id,
+        "ward_id": facts.ward_id,
+        "recorded_by": actor.staff_id,
+        "recorded_at": now,
+        "observed_at": data.observed_at,
+        "location": data.location,
+        "status": data.status,
+        "behaviours": [code.value for code in data.behaviours],
+        "affect": data.affect,
+        "mood": data.mood,
+        "anxiety": data.anxiety,
+        "note": data.note,
+        "missed": data.missed,
+        "late": late,
+        "late_reason": data.late_reason,
+        "client_key": data.client_key,
+        "request_hash": request_hash(data),
+    }
+    (check_id,) = connection.execute(_ADD_CHECK, row).inserted_primary_key
     write_audit(
         connection,
         key=db.keys.audit,
@@ -385,26 +385,7 @@ def _save_usual_check(
         record_id=check_id,
         head=(facts.id, facts.last_event_id, facts.last_hash),
     )
-    # Built from values already validated, so not validated again.
-    return CheckInRead.model_construct(
-        id=check_id,
-        patient_id=data.patient_id,
-        staff_id=actor.staff_id,
-        staff_name=facts.display_name,
-        observed_at=data.observed_at,
-        recorded_at=now,
-        location=data.location,
-        status=data.status,
-        behaviours=data.behaviours,
-        affect=data.affect,
-        mood=data.mood,
-        anxiety=data.anxiety,
-        note=data.note,
-        missed=data.missed,
-        late=late,
-        late_reason=data.late_reason,
-        replayed=False,
-    )
+    return read_check_in(SimpleNamespace(id=check_id, **row), facts.display_name)
 
 
 def routine_check_for(session: Session, patient: Patient, ward: Ward, moment: datetime) -> dict:

@@ -18,20 +18,7 @@ from app.services.levels import change_level
 from app.services.requests import create_record
 from app.services.wards import discharge_patient
 from models.codes import RecordKind
-from tests.factories import Ward, key
-
-
-def form(patient_id: int, observed_at, client_key: str, **fields) -> dict:
-    return {
-        "patient_id": patient_id,
-        "observed_at": observed_at,
-        "location": "day_room",
-        "status": "watching_tv",
-        "behaviours": ["calm"],
-        "mood": 6,
-        "client_key": client_key,
-        **fields,
-    }
+from tests.factories import Ward, check_form, key
 
 
 class Twin:
@@ -48,7 +35,9 @@ class Twin:
         self.keys.append(client_key)
         try:
             saved = self.save(
-                self.ward.db, actor, form(self.patient.id, observed_at, client_key, **fields)
+                self.ward.db,
+                actor,
+                check_form(self.patient.id, observed_at, **{"client_key": client_key, **fields}),
             )
         except ServiceError as refusal:
             words = str(refusal).replace(self.patient.display_name, "the patient")
@@ -141,7 +130,7 @@ def test_the_usual_check_is_one_read_and_three_writes(ward, clock, db) -> None:
 
     event.listen(db.writer, "before_cursor_execute", seen)
     try:
-        saved = record_check_in(db, ward.tech, form(ward.patients[0].id, clock(), key()))
+        saved = record_check_in(db, ward.tech, check_form(ward.patients[0].id, clock()))
     finally:
         event.remove(db.writer, "before_cursor_execute", seen)
 

@@ -7,19 +7,7 @@ from app.services.check_ins import record_check_in, record_routine_check
 from app.services.errors import Conflict, InvalidInput, NotAllowed
 from app.services.levels import change_level
 from models import AuditEvent, CheckIn
-from tests.factories import key
-
-
-def check(patient_id, observed_at, **fields):
-    return {
-        "patient_id": patient_id,
-        "observed_at": observed_at,
-        "location": "day_room",
-        "status": "watching_tv",
-        "behaviours": ["calm"],
-        "client_key": key(),
-        **fields,
-    }
+from tests.factories import check_form, key
 
 
 def count(db, table) -> int:
@@ -32,7 +20,7 @@ def test_check_in_is_saved_with_server_time_and_audited(ward, clock):
     observed = clock() - timedelta(minutes=2)
     audits = count(ward.db, AuditEvent)
 
-    saved = record_check_in(ward.db, ward.tech, check(patient.id, observed, mood=6, anxiety=3))
+    saved = record_check_in(ward.db, ward.tech, check_form(patient.id, observed, mood=6, anxiety=3))
 
     assert saved.observed_at == observed
     assert saved.recorded_at == clock()
@@ -43,7 +31,7 @@ def test_check_in_is_saved_with_server_time_and_audited(ward, clock):
 
 
 def test_replay_under_the_same_key_returns_the_first_check(ward, clock):
-    data = check(ward.patients[0].id, clock())
+    data = check_form(ward.patients[0].id, clock())
     first = record_check_in(ward.db, ward.tech, data)
     again = record_check_in(ward.db, ward.tech, data)
     assert again.id == first.id
@@ -52,7 +40,7 @@ def test_replay_under_the_same_key_returns_the_first_check(ward, clock):
 
 
 def test_another_body_under_a_used_key_is_refused(ward, clock):
-    data = check(ward.patients[0].id, clock())
+    data = check_form(ward.patients[0].id, clock())
     record_check_in(ward.db, ward.tech, data)
     with pytest.raises(Conflict):
         record_check_in(ward.db, ward.tech, {**data, "status": "reading"})
@@ -61,29 +49,31 @@ def test_another_body_under_a_used_key_is_refused(ward, clock):
 
 def test_same_patient_checked_twice_within_a_minute_is_refused(ward, clock):
     patient = ward.patients[0]
-    record_check_in(ward.db, ward.tech, check(patient.id, clock()))
+    record_check_in(ward.db, ward.tech, check_form(patient.id, clock()))
     with pytest.raises(Conflict, match="already checked"):
-        record_check_in(ward.db, ward.nurse, check(patient.id, clock() + timedelta(seconds=30)))
+        record_check_in(
+            ward.db, ward.nurse, check_form(patient.id, clock() + timedelta(seconds=30))
+        )
 
 
 def test_late_check_is_flagged_after_one_and_a_half_intervals(ward, clock):
     patient = ward.patients[0]  # q15
-    record_check_in(ward.db, ward.tech, check(patient.id, clock()))
-    on_time = record_check_in(ward.db, ward.tech, check(patient.id, clock.advance(minutes=22)))
+    record_check_in(ward.db, ward.tech, check_form(patient.id, clock()))
+    on_time = record_check_in(ward.db, ward.tech, check_form(patient.id, clock.advance(minutes=22)))
     assert not on_time.late
 
     clock.advance(minutes=23)
     with pytest.raises(InvalidInput, match="past due"):
-        record_check_in(ward.db, ward.tech, check(patient.id, clock()))
+        record_check_in(ward.db, ward.tech, check_form(patient.id, clock()))
     late = record_check_in(
-        ward.db, ward.tech, check(patient.id, clock(), late_reason="staff_emergency")
+        ward.db, ward.tech, check_form(patient.id, clock(), late_reason="staff_emergency")
     )
     assert late.late and late.late_reason == "staff_emergency"
 
 
 def test_a_level_change_restarts_the_interval(ward, clock):
     patient = ward.patients[0]
-    record_check_in(ward.db, ward.tech, check(patient.id, clock()))
+    record_check_in(ward.db, ward.tech, check_form(patient.id, clock()))
     clock.advance(minutes=10)
     change_level(
         ward.db,
@@ -99,7 +89,7 @@ def test_a_level_change_restarts_the_interval(ward, clock):
     )
     clock.advance(minutes=8)  # 8 min after a q5 order: past 7.5 min
     with pytest.raises(InvalidInput, match="past due"):
-        record_check_in(ward.db, ward.tech, check(patient.id, clock()))
+        record_check_in(ward.db, ward.tech, check_form(patient.id, clock()))
 
 
 def test_missed_check_needs_a_reason(ward, clock):
@@ -140,7 +130,9 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_saved(
     ward, clock, field, value, message
 ):
     with pytest.raises(InvalidInput) as refused:
-        record_check_in(ward.db, ward.tech, check(ward.patients[0].id, clock(), **{field: value}))
+        record_check_in(
+            ward.db, ward.tech, check_form(ward.patients[0].id, clock(), **{field: value})
+        )
     assert message in refused.value.message
     assert count(ward.db, CheckIn) == 0
 
@@ -148,11 +140,13 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_saved(
 def test_naive_and_future_times_are_refused(ward, clock):
     patient = ward.patients[0]
     with pytest.raises(InvalidInput, match="Time seen must include a time zone"):
-        record_check_in(ward.db, ward.tech, check(patient.id, clock().replace(tzinfo=None)))
+        record_check_in(ward.db, ward.tech, check_form(patient.id, clock().replace(tzinfo=None)))
     with pytest.raises(InvalidInput, match="Time seen is in the future"):
-        record_check_in(ward.db, ward.tech, check(patient.id, clock() + timedelta(minutes=6)))
+        record_check_in(ward.db, ward.tech, check_form(patient.id, clock() + timedelta(minutes=6)))
     # A device clock a few minutes fast is accepted.
-    assert record_check_in(ward.db, ward.tech, check(patient.id, clock() + timedelta(minutes=4)))
+    assert record_check_in(
+        ward.db, ward.tech, check_form(patient.id, clock() + timedelta(minutes=4))
+    )
 
 
 def test_other_wards_patients_are_out_of_reach(ward, db, clock):
@@ -160,18 +154,18 @@ def test_other_wards_patients_are_out_of_reach(ward, db, clock):
 
     other = Ward.create(db)
     with pytest.raises(NotAllowed):
-        record_check_in(db, other.tech, check(ward.patients[0].id, clock()))
+        record_check_in(db, other.tech, check_form(ward.patients[0].id, clock()))
     with pytest.raises(NotAllowed, match="not on your wards"):
-        record_check_in(db, other.tech, check(999_999, clock()))
+        record_check_in(db, other.tech, check_form(999_999, clock()))
     with pytest.raises(NotAllowed):
-        record_check_in(db, ward.admin, check(ward.patients[0].id, clock()))
+        record_check_in(db, ward.admin, check_form(ward.patients[0].id, clock()))
     assert count(db, CheckIn) == 0
 
 
 def test_routine_check_by_day_repeats_the_last_location_and_status(ward, clock):
     patient = ward.patients[0]
     record_check_in(
-        ward.db, ward.tech, check(patient.id, clock(), location="dining", status="eating")
+        ward.db, ward.tech, check_form(patient.id, clock(), location="dining", status="eating")
     )
     routine = record_routine_check(
         ward.db,
@@ -193,22 +187,24 @@ def test_routine_check_at_night_is_asleep_in_own_room(ward, clock):
 
 def test_a_late_entered_check_just_before_another_is_a_duplicate_too(ward, clock):
     patient = ward.patients[0]
-    record_check_in(ward.db, ward.tech, check(patient.id, clock()))
+    record_check_in(ward.db, ward.tech, check_form(patient.id, clock()))
     with pytest.raises(Conflict, match="already checked"):
-        record_check_in(ward.db, ward.nurse, check(patient.id, clock() - timedelta(seconds=30)))
+        record_check_in(
+            ward.db, ward.nurse, check_form(patient.id, clock() - timedelta(seconds=30))
+        )
 
 
 def test_a_check_before_the_patients_admission_is_refused_and_writes_nothing(ward, clock):
     patient = ward.patients[0]  # admitted 10 min ago: 11:50 on the ward
     audits = count(ward.db, AuditEvent)
     with pytest.raises(InvalidInput, match=r"Time seen is before .* was admitted \(20 Nov 11:50\)"):
-        record_check_in(ward.db, ward.tech, check(patient.id, clock() - timedelta(minutes=11)))
+        record_check_in(ward.db, ward.tech, check_form(patient.id, clock() - timedelta(minutes=11)))
     routine = {"patient_id": patient.id, "observed_at": clock() - timedelta(hours=3)}
     with pytest.raises(InvalidInput, match=r"before .* was admitted"):
         record_routine_check(ward.db, ward.tech, {**routine, "client_key": key()})
     assert (count(ward.db, CheckIn), count(ward.db, AuditEvent)) == (0, audits)
 
     on_arrival = record_check_in(
-        ward.db, ward.tech, check(patient.id, clock() - timedelta(minutes=10))
+        ward.db, ward.tech, check_form(patient.id, clock() - timedelta(minutes=10))
     )
     assert on_arrival.observed_at == clock() - timedelta(minutes=10)

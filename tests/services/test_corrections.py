@@ -17,7 +17,7 @@ from app.services.treatment import record_treatment_event
 from app.services.wards import discharge_patient
 from models import AuditEvent, CheckIn, Correction
 from models.codes import RecordKind
-from tests.factories import Ward, key
+from tests.factories import Ward, check_form, key
 
 
 def count(db, table) -> int:
@@ -33,24 +33,12 @@ def audits(db, action: str | None = None) -> int:
         return session.exec(query).one()
 
 
-def check(patient_id, observed_at, **fields):
-    return {
-        "patient_id": patient_id,
-        "observed_at": observed_at,
-        "location": "day_room",
-        "status": "watching_tv",
-        "behaviours": ["calm"],
-        "client_key": key(),
-        **fields,
-    }
-
-
 def make(kind: RecordKind, ward, clock, patient=None) -> tuple[int, dict, dict]:
     """Record one `kind` for a patient through its service: its id, the form, and a change."""
     patient = patient or ward.patients[0]
     db, nurse, at = ward.db, ward.nurse, clock() - timedelta(minutes=2)
     if kind == RecordKind.check_in:
-        data = check(patient.id, at)
+        data = check_form(patient.id, at)
         return record_check_in(db, nurse, data).id, data, {"status": "reading"}
     if kind == RecordKind.sleep_report:
         data = {
@@ -270,7 +258,7 @@ def test_an_amended_record_is_corrected_through_its_newest_version(ward, clock):
 
 def test_a_check_amended_at_the_same_time_is_not_taken_for_a_duplicate(ward, clock):
     patient = ward.patients[0]
-    data = check(patient.id, clock())
+    data = check_form(patient.id, clock())
     original = record_check_in(ward.db, ward.tech, data)
     fixed = amend_record(
         ward.db,
@@ -287,9 +275,9 @@ def test_a_check_amended_at_the_same_time_is_not_taken_for_a_duplicate(ward, clo
 
 def test_an_amended_check_that_duplicates_another_check_is_refused(ward, clock):
     patient = ward.admit(admitted_at=clock() - timedelta(minutes=20))
-    first = check(patient.id, clock() - timedelta(minutes=15))
+    first = check_form(patient.id, clock() - timedelta(minutes=15))
     record_check_in(ward.db, ward.tech, first)
-    second = check(patient.id, clock())
+    second = check_form(patient.id, clock())
     later = record_check_in(ward.db, ward.tech, second)
     before = (count(ward.db, CheckIn), count(ward.db, Correction), audits(ward.db))
     with pytest.raises(Conflict, match="already checked"):

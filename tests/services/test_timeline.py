@@ -27,19 +27,7 @@ from models import (
     TreatmentEvent,
 )
 from models.codes import AuditAction, RecordKind
-from tests.factories import Ward, key
-
-
-def check(patient_id, observed_at, **fields):
-    return {
-        "patient_id": patient_id,
-        "observed_at": observed_at,
-        "location": "day_room",
-        "status": "watching_tv",
-        "behaviours": ["calm"],
-        "client_key": key(),
-        **fields,
-    }
+from tests.factories import Ward, check_form, key
 
 
 def views(db, patient_id) -> int:
@@ -100,7 +88,7 @@ def one_of_each(ward, clock):
             "client_key": key(),
         },
     )
-    record_check_in(ward.db, ward.tech, check(patient.id, at[3], mood=6, anxiety=3))
+    record_check_in(ward.db, ward.tech, check_form(patient.id, at[3], mood=6, anxiety=3))
     record_incident(
         ward.db,
         ward.tech,
@@ -320,8 +308,10 @@ def test_kind_and_date_filters(ward, clock):
 
 def test_voided_and_amended_records_stay_on_the_timeline_marked(ward, clock):
     patient = ward.patients[0]
-    first = record_check_in(ward.db, ward.tech, check(patient.id, clock() - timedelta(minutes=5)))
-    second = record_check_in(ward.db, ward.tech, check(patient.id, clock(), mood=2))
+    first = record_check_in(
+        ward.db, ward.tech, check_form(patient.id, clock() - timedelta(minutes=5))
+    )
+    second = record_check_in(ward.db, ward.tech, check_form(patient.id, clock(), mood=2))
     clock.advance(minutes=3)
     void_record(ward.db, ward.nurse, RecordKind.check_in, first.id, "Entered for the wrong patient")
     amended = amend_record(
@@ -329,7 +319,7 @@ def test_voided_and_amended_records_stay_on_the_timeline_marked(ward, clock):
         ward.nurse,
         RecordKind.check_in,
         second.id,
-        check(patient.id, clock() - timedelta(minutes=3), mood=7),
+        check_form(patient.id, clock() - timedelta(minutes=3), mood=7),
         "Mood was 7, not 2",
     )
 
@@ -369,7 +359,7 @@ def test_other_wards_staff_and_admins_cannot_read_the_timeline(ward, db):
 
 def test_a_discharged_patients_timeline_stays_readable(ward, clock):
     patient = ward.patients[0]
-    record_check_in(ward.db, ward.tech, check(patient.id, clock()))
+    record_check_in(ward.db, ward.tech, check_form(patient.id, clock()))
     discharge_patient(ward.db, ward.charge, patient.id)
     page = timeline_for(ward.db, ward.tech, patient.id)
     assert RecordKind.check_in in {entry.kind for entry in page.entries}
