@@ -79,7 +79,7 @@ def test_a_check_from_another_device_resends_only_that_patients_card(ward):
                 "client_key": key(),
             },
         )
-        await harness.app._refresh()
+        await harness.app._tick()  # the next poll sees the ward's change and refreshes
         shown = " ".join(harness.texts())
         return sum(sizes), screen_bytes, shown
 

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from app.services.check_ins import last_ward_change, record_check_in
 from app.ui import shared_rounds as shared
 from tests.factories import key
+from tests.ui.ward_screens import run
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_sessions_refreshing_together_share_one_read(ward, db, reads) -> None:
             shared.shared_rounds(db, ward.charge, ward.ward.id, marker),
         )
 
-    first, second, third = asyncio.run(three_screens())
+    first, second, third = run(three_screens)
     assert len(reads) == 1
     assert first is second is third
     assert len(first.rows) == len(ward.patients)
@@ -68,7 +69,7 @@ def test_a_session_that_knows_of_a_newer_change_reads_again_and_sees_it(
         fresh = await shared.shared_rounds(db, ward.nurse, ward.ward.id, after)
         return old, stale_is_fine, fresh, after > before
 
-    old, stale_is_fine, fresh, changed = asyncio.run(scenario())
+    old, stale_is_fine, fresh, changed = run(scenario)
     assert changed
     assert stale_is_fine is old  # it covers what that session knew of
     assert len(reads) == 2
@@ -86,6 +87,6 @@ def test_a_read_is_not_shared_once_it_is_old(ward, db, reads, monkeypatch) -> No
         second = await shared.shared_rounds(db, ward.tech, ward.ward.id, marker)
         return first, second
 
-    first, second = asyncio.run(two_in_turn())
+    first, second = run(two_in_turn)
     assert first is not second
     assert len(reads) == 2
