@@ -13,7 +13,8 @@ Debian's Chromium through Playwright (flags as tests/browser/conftest.py):
   service layer in this process, with no browser or server in between;
 - the first load: bytes on the wire with the server's compression (target 7 MB or less), and
   the time until the rounds screen is usable (client loaded, plus signing in; typing excluded);
-- row 5: a scripted round of 20 patients with routine checks: taps and wall time.
+- row 5: a scripted round of 20 patients with routine checks, each patient tapped by name (the
+  list re-sorts under the taps): taps and wall time.
 
 Which ward: the database's ward with the most admitted patients; an empty database is first
 filled with the demo ward (`rounds demo`, 20 patients, history up to yesterday). A technician
@@ -410,20 +411,6 @@ class RoundsTab:
             back.first.click()
         self.routine_buttons().first.wait_for(timeout=LOAD_TIMEOUT_MS)
 
-    def routine_buttons_on_screen(self) -> list[str]:
-        """Patients whose "Routine" button is fully on screen, top to bottom, left to right."""
-        return list(
-            self.page.evaluate(
-                """([top, bottom]) => Array.from(document.querySelectorAll("flt-semantics"))
-                  .map((node) => [window.__roundsLabel(node), node.getBoundingClientRect()])
-                  .filter(([label, box]) => label.startsWith("Routine check for ")
-                    && box.top >= top && box.bottom <= window.innerHeight - bottom)
-                  .sort(([, a], [, b]) => a.top - b.top || a.left - b.left)
-                  .map(([label]) => label.slice("Routine check for ".length))""",
-                [72, 24],
-            )
-        )
-
     def scroll_down(self, screens: float = 0.66) -> None:
         """Scroll the list down by so many screen heights (negative: up)."""
         size = self.page.viewport_size
@@ -754,7 +741,7 @@ def measure_server(url: str, quick: bool, *, secret_file: Path | None = None) ->
 
                 # Row 5: a round of 20 patients, one tap each, as fast as the screen allows.
                 check_everyone_again(ward, username)
-                rows.append(_scripted_round(first, min(ROUND_PATIENTS, len(names))))
+                rows.append(_scripted_round(first, ward, username, min(ROUND_PATIENTS, len(names))))
                 progress("scripted round measured")
             finally:
                 browser.close()
@@ -771,35 +758,87 @@ def check_everyone_again(ward: ServedWard, username: str) -> None:
     time.sleep(SETTLE_SECONDS)  # a list re-sorting under the pointer would take the tap
 
 
-def _scripted_round(tab: RoundsTab, patients: int) -> dict[str, Any]:
-    """A round as a technician makes it: down the list, one tap on "Routine" per patient."""
+def _scripted_round(
+    tab: RoundsTab, ward: ServedWard, username: str, patients: int
+) -> dict[str, Any]:
+    """A round as a technician makes it: down the list, one tap on "Routine" per patient.
+
+    The patients are chosen by name before the round starts: the first `patients` of the
+    ward's rounds list in its order at that moment (the service's order, which the settled
+    screen shows). Not by place on the screen: the list re-sorts under the taps (a checked
+    patient moves down once its Undo offer ends), so a walk by position skipped patients and
+    ran out of list. `tap_routine` scrolls each one's button into view and makes a missed tap
+    again (counted apart). Met when the round took one tap per patient and the database holds
+    one new check for each of them and none for anyone else.
+    """
+    names = _round_order(ward, username)[:patients]
+    newest = _newest_check_id(ward)
     taps_before, lost_before = tab.taps, tab.lost_taps
-    done: list[str] = []
-    scrolls = 0
     tab.scroll_down(-50)  # the top of the list, where a round starts
     started = time.monotonic()
-    while len(done) < patients:
-        waiting = [name for name in tab.routine_buttons_on_screen() if name not in done]
-        if not waiting:
-            scrolls += 1
-            assert scrolls < 20, f"the list ran out after {len(done)} patients: {done}"
-            tab.scroll_down()
-            continue
-        scrolls = 0
-        tab.tap_routine(waiting[0])
-        done.append(waiting[0])
+    for name in names:
+        tab.tap_routine(name)
     wall = time.monotonic() - started
     taps = tab.taps - taps_before
     lost = tab.lost_taps - lost_before
-    measure = f"Scripted round: {patients} patients, routine checks (taps, wall time)"
+    saved = _checks_since(ward, newest)
+    wanted = {ward.patients[name]: 1 for name in names}
+    measure = f"Scripted round: {len(names)} patients, routine checks (taps, wall time)"
     if lost:
         measure += f" ({lost} missed taps made again, not counted)"
+    if saved != wanted:
+        measure += (
+            f" (checks saved: {sum(saved.values())} for {len(saved)} patients, "
+            f"{sum(1 for patient in wanted if saved.get(patient) != 1)} of the round's "
+            f"{len(wanted)} patients without exactly one)"
+        )
     return _row(
         measure,
         f"{taps} taps, {wall:.1f} s",
         target=f"{patients} taps",
-        met=taps == patients and len(set(done)) == patients,
+        met=taps == patients == len(set(names)) and saved == wanted,
     )
+
+
+def _round_order(ward: ServedWard, username: str) -> list[str]:
+    """The ward's patients by name, in the rounds list's order now."""
+    db = ward.open_database()
+    try:
+        return [
+            row.display_name for row in rounds_for(db, ward.actor(db, username), ward.ward_id).rows
+        ]
+    finally:
+        db.dispose()
+
+
+def _newest_check_id(ward: ServedWard) -> int:
+    """The id of the newest check on the database (0 without any)."""
+    from models import CheckIn
+
+    db = ward.open_database()
+    try:
+        with db.reading() as session:
+            return session.exec(select(func.max(CheckIn.id))).one() or 0
+    finally:
+        db.dispose()
+
+
+def _checks_since(ward: ServedWard, newest: int) -> dict[int, int]:
+    """Current checks added after check `newest`: how many for each patient."""
+    from app.services.records import current
+    from models import CheckIn
+
+    db = ward.open_database()
+    try:
+        with db.reading() as session:
+            found = session.exec(
+                select(CheckIn.patient_id, func.count(CheckIn.id))
+                .where(CheckIn.id > newest, current(CheckIn))
+                .group_by(CheckIn.patient_id)
+            ).all()
+    finally:
+        db.dispose()
+    return {patient_id: count for patient_id, count in found}
 
 
 def table(rows: list[dict]) -> str:
