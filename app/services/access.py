@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import bindparam, exists
 from sqlmodel import Session, select
 
 from app.services.errors import NotAllowed
@@ -115,22 +116,44 @@ def authorize_patient(
     """Authorize an action on one patient; discharged patients are read-only.
 
     Given `now`, a read (BREAK_GLASS_READS) of a patient outside the actor's wards is allowed
-    while the actor holds an unexpired break-glass grant for that patient.
+    while the actor holds an unexpired break-glass grant for that patient. The account, the
+    patient and the ward assignment come in one query: every screen of a patient starts here.
     """
-    patient = session.get(Patient, patient_id)
+    found = session.execute(
+        _STAFF_AND_PATIENT, {"staff_id": actor.staff_id, "patient_id": patient_id}
+    ).one_or_none()
+    staff, patient, on_ward = found if found is not None else (None, None, False)
+    _check_staff(staff, permission)
     if patient is None:
-        _check_role(session, actor, permission)
         # Same refusal as another ward's patient, so patient ids cannot be probed.
         raise NotAllowed(NOT_ON_YOUR_WARDS)
-    try:
-        staff = authorize(session, actor, permission, ward_id=patient.ward_id)
-    except NotAllowed:
-        staff = _through_break_glass(session, actor, permission, patient.id, now)
-        if staff is None:
-            raise
+    if (
+        permission in WARD_SCOPED
+        and not on_ward
+        and not (
+            now is not None
+            and permission in BREAK_GLASS_READS
+            and active_grant(session, staff.id, patient.id, now) is not None
+        )
+    ):
+        raise NotAllowed(NOT_ON_YOUR_WARDS)
     if patient.discharged_at is not None and not allow_discharged:
         raise NotAllowed("This patient has been discharged; their record is read-only.")
     return staff, patient
+
+
+_STAFF_AND_PATIENT = (
+    select(
+        Staff,
+        Patient,
+        exists()
+        .where(StaffWard.staff_id == Staff.id, StaffWard.ward_id == Patient.ward_id)
+        .label("on_ward"),
+    )
+    .select_from(Staff)
+    .outerjoin(Patient, Patient.id == bindparam("patient_id"))
+    .where(Staff.id == bindparam("staff_id"))
+)
 
 
 def active_grant(
@@ -150,22 +173,17 @@ def active_grant(
     ).first()
 
 
-def _through_break_glass(
-    session: Session, actor: Actor, permission: Permission, patient_id: int, now: datetime | None
-) -> Staff | None:
-    if now is None or permission not in BREAK_GLASS_READS:
-        return None
-    staff = _check_role(session, actor, permission)
-    return staff if active_grant(session, staff.id, patient_id, now) is not None else None
-
-
 def _check_role(session: Session, actor: Actor, permission: Permission) -> Staff:
     staff = session.get(Staff, actor.staff_id)
+    _check_staff(staff, permission)
+    return staff
+
+
+def _check_staff(staff: Staff | None, permission: Permission) -> None:
     if staff is None or not staff.active:
         raise NotAllowed("Your account is not active. Ask the charge nurse.")
     if not allowed(Role(staff.role), permission):
         raise NotAllowed("Your role does not allow this.")
-    return staff
 
 
 def ward_ids_of(session: Session, staff_id: int) -> list[int]:

@@ -9,7 +9,7 @@ from sqlmodel import Session, or_, select
 
 from app.services.access import Actor, Permission, authorize
 from app.services.accounts import Console
-from app.services.audit import write_audit
+from app.services.audit import write_audit_alone
 from app.services.errors import InvalidInput, NotFound
 from app.storage.database import Database
 from models import AuditEvent, Patient, Staff, Ward
@@ -143,16 +143,14 @@ def audit_report(
         f"{name}={value}"
         for name, value in _filters(staff_id, patient_id, mrn, username, before_id)
     ]
-    with db.writing_core() as connection:
-        write_audit(
-            connection,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.view,
-            staff_id=reviewer,
-            username="" if reviewer else "console",
-            detail=f"audit report {' '.join(filters)}: {len(rows)} of {total} rows",
-        )
+    write_audit_alone(
+        db,
+        at=now,
+        action=AuditAction.view,
+        staff_id=reviewer,
+        username="" if reviewer else "console",
+        detail=f"audit report {' '.join(filters)}: {len(rows)} of {total} rows",
+    )
     return AuditPage(rows=rows, total=total, more=len(found) > limit)
 
 

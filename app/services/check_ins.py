@@ -5,12 +5,11 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, bindparam, exists, insert, true
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, exists, insert, true
 from sqlmodel import Session, select
 
 from app.services.access import Actor, Permission, allowed, authorize, authorize_patient
-from app.services.audit import CHAIN_HEAD, write_audit
+from app.services.audit import ADD_EVENT, CHAIN_HEAD, MOVE_HEAD, chained_event, write_audit
 from app.services.errors import Conflict, InvalidInput, NotAllowed
 from app.services.levels import LevelRead, level_at
 from app.services.records import current
@@ -23,6 +22,7 @@ from app.services.requests import (
 )
 from app.services.ward_time import is_night
 from app.storage.database import Database
+from app.storage.driver import DriverStatements, DriverWrite, writing_on_driver
 from models import (
     AuditChainHead,
     AuditEvent,
@@ -246,18 +246,19 @@ def record_check_in(db: Database, actor: Actor, data: CheckInCreate | dict) -> C
 
     A check is the ward's most frequent write: every bed, every 15 minutes, all day. Its usual
     case (an allowed writer, a new form, no check within a minute, on time or with its reason)
-    is saved by `_save_usual_check` in a handful of Core statements. Anything else goes to the
-    general path every record takes, which refuses or replays in its own words.
+    is saved by `_save_usual_check` in four statements run on the driver itself
+    (app/storage/driver.py). Anything else goes to the general path every record takes, which
+    refuses or replays in its own words.
     """
     now = db.clock()
     checked = validated(CheckInCreate, data, now=now)
     try:
-        with db.writing_core() as connection:
-            saved = _save_usual_check(connection, db, actor, checked, now)
-    except IntegrityError as error:
+        with writing_on_driver(db.writer, _USUAL_SAVE) as driver:
+            saved = _save_usual_check(driver, db, actor, checked, now)
+    except db.writer.dialect.loaded_dbapi.IntegrityError as error:
         # Another copy of this form won the race for its key (PostgreSQL): the general path
         # finds and returns that copy.
-        if "client_key" not in str(error.orig):
+        if "client_key" not in str(error):
             raise
         saved = None
     return saved if saved is not None else create_record(db, actor, CHECK_IN, checked)
@@ -314,27 +315,35 @@ _USUAL_CHECK = (
     .where(Patient.id == bindparam("patient_id"))
     .with_for_update(of=AuditChainHead)
 )
-_LOCK_PATIENT = select(Patient.id).where(Patient.id == bindparam("patient_id")).with_for_update()
-_ADD_CHECK = insert(CheckIn.__table__)
+_CHECK_TABLE = CheckIn.__table__
+_CHECK_COLUMNS = [column.key for column in _CHECK_TABLE.columns if column.key != "id"]
+_USUAL_SAVE = DriverStatements(
+    lock_patient=select(Patient.id).where(Patient.id == bindparam("patient_id")).with_for_update(),
+    facts=_USUAL_CHECK,
+    add_check=(insert(_CHECK_TABLE).returning(_CHECK_TABLE.c.id), _CHECK_COLUMNS),
+    add_event=ADD_EVENT,
+    move_head=MOVE_HEAD,
+)
 
 
 def _save_usual_check(
-    connection: Connection, db: Database, actor: Actor, data: CheckInCreate, now: datetime
+    driver: DriverWrite, db: Database, actor: Actor, data: CheckInCreate, now: datetime
 ) -> CheckInRead | None:
     """Save the check if it is the usual case; None, having written nothing, if it is not."""
+    facts_wanted = {
+        "patient_id": data.patient_id,
+        "staff_id": actor.staff_id,
+        "client_key": data.client_key,
+        "observed_at": data.observed_at,
+        "until": data.observed_at + DUPLICATE_WINDOW,
+    }
     if db.dialect != "sqlite":
-        # As in `_build_check_in`: one patient's checks are written one at a time.
-        connection.execute(_LOCK_PATIENT, {"patient_id": data.patient_id}).all()
-    facts = connection.execute(
-        _USUAL_CHECK,
-        {
-            "patient_id": data.patient_id,
-            "staff_id": actor.staff_id,
-            "client_key": data.client_key,
-            "observed_at": data.observed_at,
-            "until": data.observed_at + DUPLICATE_WINDOW,
-        },
-    ).one_or_none()
+        # As in `_build_check_in`: one patient's checks are written one at a time. The facts
+        # are read after the lock is held (the server runs the two in order, each statement on
+        # a fresh snapshot), so they include a check of this patient just committed by another.
+        driver.run("lock_patient", facts_wanted)
+    found = driver.one("facts", driver.run("facts", facts_wanted))
+    facts = SimpleNamespace(**found) if found is not None else None
     if (
         facts is None
         or not facts.active
@@ -372,9 +381,9 @@ def _save_usual_check(
         "client_key": data.client_key,
         "request_hash": request_hash(data),
     }
-    (check_id,) = connection.execute(_ADD_CHECK, row).inserted_primary_key
-    write_audit(
-        connection,
+    check_id = driver.one("add_check", driver.run("add_check", row))["id"]
+    event, move = chained_event(
+        (facts.id, facts.last_event_id, facts.last_hash),
         key=db.keys.audit,
         at=now,
         action=AuditAction.create,
@@ -383,8 +392,9 @@ def _save_usual_check(
         patient_id=data.patient_id,
         record_kind=RecordKind.check_in,
         record_id=check_id,
-        head=(facts.id, facts.last_event_id, facts.last_hash),
     )
+    driver.run("add_event", event)
+    driver.run("move_head", move)
     return read_check_in(SimpleNamespace(id=check_id, **row), facts.display_name)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from app.services.access import Actor, Permission, authorize
-from app.services.audit import write_audit
+from app.services.audit import write_audit_alone
 from app.services.errors import InvalidInput
 from app.services.records import current
 from app.services.timeline import words
@@ -289,16 +289,14 @@ def ward_compliance(
     checks = CheckCompliance()
     for shift in shifts:
         checks.add(shift.checks)
-    with db.writing_core() as connection:
-        write_audit(
-            connection,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.view,
-            staff_id=staff.id,
-            ward_id=ward_id,
-            detail=f"compliance {start.isoformat()}..{end.isoformat()}",
-        )
+    write_audit_alone(
+        db,
+        at=now,
+        action=AuditAction.view,
+        staff_id=staff.id,
+        ward_id=ward_id,
+        detail=f"compliance {start.isoformat()}..{end.isoformat()}",
+    )
     return Compliance(
         ward_id=ward.id,
         ward_name=ward.name,

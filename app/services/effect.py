@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from app.services.access import Actor, Permission, authorize_patient
-from app.services.audit import write_audit
+from app.services.audit import write_audit_alone
 from app.services.errors import InvalidInput, NotFound
 from app.services.records import current
 from app.services.treatment import TreatmentRead, read_treatment
@@ -505,15 +505,13 @@ def compare_around(
         ward = session.get(Ward, patient.ward_id)
         event = find_event(session, patient.id, event_id, now)
         comparison = compare_event(session, ward, patient, event, days=days, now=now)
-    with db.writing_core() as connection:
-        write_audit(
-            connection,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.view,
-            staff_id=staff.id,
-            ward_id=patient.ward_id,
-            patient_id=patient.id,
-            detail=f"effect of treatment #{event.id}, {days} days each side",
-        )
+    write_audit_alone(
+        db,
+        at=now,
+        action=AuditAction.view,
+        staff_id=staff.id,
+        ward_id=patient.ward_id,
+        patient_id=patient.id,
+        detail=f"effect of treatment #{event.id}, {days} days each side",
+    )
     return comparison

@@ -11,7 +11,7 @@ from app.exports.fhir_bundle import bundle_json
 from app.exports.pdf_report import patient_pdf
 from app.exports.record import AttendanceRow, NightEstimate, PatientRecord
 from app.services.access import Actor, Permission, authorize_patient
-from app.services.audit import write_audit
+from app.services.audit import write_audit_alone
 from app.services.check_ins import read_check_in
 from app.services.effect import DEFAULT_DAYS, compare_event, find_event, read_days
 from app.services.errors import InvalidInput, NotFound
@@ -238,15 +238,13 @@ def export_patient(
         record = gather(session, staff, patient, start=start, end=end, now=now)
     content = WRITERS[fmt](record)
     detail = f"{fmt} {start.isoformat()}..{end.isoformat()}"
-    with db.writing_core() as connection:
-        write_audit(
-            connection,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.export,
-            staff_id=staff.id,
-            ward_id=patient.ward_id,
-            patient_id=patient.id,
-            detail=f"{detail} via {via}" if via else detail,
-        )
+    write_audit_alone(
+        db,
+        at=now,
+        action=AuditAction.export,
+        staff_id=staff.id,
+        ward_id=patient.ward_id,
+        patient_id=patient.id,
+        detail=f"{detail} via {via}" if via else detail,
+    )
     return content

@@ -12,7 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, or_, select
 
 from app.services.access import Actor, Permission, authorize
-from app.services.audit import write_audit
+from app.services.audit import write_audit_alone
 from app.services.check_ins import ON_TIME_FACTOR
 from app.services.errors import InvalidInput
 from app.services.levels import LevelRead, read_level
@@ -527,16 +527,14 @@ def handoff_for(
         checks_from = min([start] + [bounds[0] for _, bounds in nights])
         records = _shift_records(session, patients, start, end, checks_from, now)
     rows = [_patient_row(ward, patient, records, nights, start, end, now) for patient in patients]
-    with db.writing_core() as connection:
-        write_audit(
-            connection,
-            key=db.keys.audit,
-            at=now,
-            action=AuditAction.view,
-            staff_id=staff.id,
-            ward_id=ward_id,
-            detail="handoff",
-        )
+    write_audit_alone(
+        db,
+        at=now,
+        action=AuditAction.view,
+        staff_id=staff.id,
+        ward_id=ward_id,
+        detail="handoff",
+    )
     return Handoff(
         ward_id=ward_id,
         ward_name=ward.name,

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from app.services.access import Actor, Permission, authorize_patient
-from app.services.audit import write_audit
+from app.services.audit import write_audit_alone
 from app.services.errors import InvalidInput
 from app.services.records import current
 from app.services.timeline import words
@@ -388,17 +388,15 @@ def trends_for(db: Database, actor: Actor, patient_id: int, *, start: date, end:
         _add_groups(session, patient.id, calendar, days)
         _add_incidents(session, patient.id, calendar, days)
         markers = _markers(session, ward, patient.id, calendar)
-    with db.writing_core() as connection:
-        write_audit(
-            connection,
-            key=db.keys.audit,
-            at=db.clock(),
-            action=AuditAction.view,
-            staff_id=staff.id,
-            ward_id=patient.ward_id,
-            patient_id=patient.id,
-            detail=f"trends {start.isoformat()}..{end.isoformat()}",
-        )
+    write_audit_alone(
+        db,
+        at=db.clock(),
+        action=AuditAction.view,
+        staff_id=staff.id,
+        ward_id=patient.ward_id,
+        patient_id=patient.id,
+        detail=f"trends {start.isoformat()}..{end.isoformat()}",
+    )
     return Trends(
         patient_id=patient.id,
         start=start,

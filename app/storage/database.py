@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -80,13 +80,6 @@ class Database:
         """A unit of work that writes: committed when the block ends, rolled back on error."""
         with Session(self.writer, expire_on_commit=False) as session, session.begin():
             yield session
-
-    @contextmanager
-    def writing_core(self) -> Iterator[Connection]:
-        """A unit of work that writes through SQLAlchemy Core alone, without an ORM session:
-        for the few hot paths that hand-write their statements (check_ins.record_check_in)."""
-        with self.writer.begin() as connection:
-            yield connection
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

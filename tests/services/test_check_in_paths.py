@@ -4,10 +4,12 @@ the two to the same answers: twin patients get the same script of checks, one th
 `record_check_in` and one through the general path alone, and every outcome must match.
 """
 
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from psycopg.pq import Trace
 from sqlalchemy import event
 
 from app.services.access import Actor
@@ -121,26 +123,79 @@ def test_the_lean_and_the_general_path_give_the_same_answers(ward, clock, db, tw
     assert any(check["replayed"] for check in saved)
     assert refused == {"Conflict", "InvalidInput", "NotAllowed"}
 
+    # The lean path writes on the driver itself: its rows must be stored as SQLAlchemy stores
+    # them (SQLite keeps times as text, and a different format would sort wrongly).
+    lean_rows, general_rows = (stored_checks(db, twin.patient.id) for twin in twins)
+    assert len(lean_rows) == len(general_rows) >= 4
+    assert lean_rows == general_rows
+    lean_audit, general_audit = (stored_audit(db, twin.patient.id) for twin in twins)
+    assert lean_audit == general_audit
+
+
+def stored_checks(db, patient_id: int) -> list[tuple]:
+    """The patient's checks as the database holds them, without what differs between twins."""
+    with db.writer.connect() as connection:
+        rows = connection.exec_driver_sql(
+            f"SELECT * FROM check_in WHERE patient_id = {int(patient_id)} ORDER BY id"
+        ).mappings()
+        differ = {"id", "patient_id", "client_key", "request_hash"}
+        return [tuple((k, v) for k, v in row.items() if k not in differ) for row in rows]
+
+
+def stored_audit(db, patient_id: int) -> list[tuple]:
+    """The patient's audit rows as stored, without ids and hashes (they differ by chain place)."""
+    with db.writer.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT at, staff_id, username, action, ward_id, record_kind, detail "
+            f"FROM audit_event WHERE patient_id = {int(patient_id)} ORDER BY id"
+        )
+        return [tuple(row) for row in rows]
+
 
 def test_the_usual_check_is_one_read_and_three_writes(ward, clock, db) -> None:
-    statements: list[str] = []
+    """Counted where the driver meets the database: SQLite's own statement trace, and on
+    PostgreSQL libpq's trace of the protocol (each Flush or Sync is a wait for the server)."""
+    with tempfile.TemporaryFile("w+") as traced:
+        db.writer.dispose()  # the save's connection is opened, and traced, from here on
 
-    def seen(_conn, _cursor, statement, *_rest) -> None:
-        statements.append(" ".join(statement.split()[:3]))
+        @event.listens_for(db.writer, "connect")
+        def trace(connection, _record) -> None:
+            if db.dialect == "sqlite":
+                connection.set_trace_callback(
+                    lambda sql: traced.write(" ".join(sql.split()) + "\n")
+                )
+            else:
+                connection.pgconn.trace(traced.fileno())
+                connection.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
 
-    event.listen(db.writer, "before_cursor_execute", seen)
-    try:
         saved = record_check_in(db, ward.tech, check_form(ward.patients[0].id, clock()))
-    finally:
-        event.remove(db.writer, "before_cursor_execute", seen)
+        db.writer.dispose()
+        traced.flush()
+        traced.seek(0)
+        lines = traced.read().splitlines()
 
     assert not saved.replayed
-    writes = [s for s in statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
-    reads = [s for s in statements if s.startswith("SELECT")]
-    assert writes == [
-        "INSERT INTO check_in",
-        "INSERT INTO audit_event",
-        "UPDATE audit_chain_head SET",
-    ]
-    # SQLite: the one read. PostgreSQL: the patient's row lock first.
-    assert len(reads) == (1 if db.dialect == "sqlite" else 2)
+    if db.dialect == "sqlite":
+        assert [" ".join(line.split()[:3]) for line in lines] == [
+            "BEGIN IMMEDIATE",
+            "SELECT patient.ward_id, patient.admitted_at,",
+            "INSERT INTO check_in",
+            "INSERT INTO audit_event",
+            "UPDATE audit_chain_head SET",
+            "COMMIT",
+        ]
+    else:
+        sent = [line.split("\t")[2] for line in lines if line.startswith("F\t")]
+        statements = [message for message in sent if message in ("Execute", "Query")]
+        # The client waits after a Flush or Sync (one wait for a Sync and Flush sent together).
+        ends = ("Flush", "Sync")
+        waits = [
+            at
+            for at, message in enumerate(sent)
+            if message == "Query" or (message in ends and (at == 0 or sent[at - 1] not in ends))
+        ]
+        # BEGIN, the patient's lock and the facts; the insert (its id goes into the audit row);
+        # the audit row, the chain head and COMMIT. (A pooled connection is also pinged before
+        # use; this one is new.)
+        assert len(statements) == 7, sent
+        assert len(waits) == 3, sent

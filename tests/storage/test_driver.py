@@ -1,0 +1,61 @@
+"""A write on the driver's own connection (app/storage/driver.py) is all or nothing, like any
+other unit of work: a failed statement undoes the statements before it, the error reaches the
+caller, and the pooled connection is fit for the next save."""
+
+import pytest
+from sqlalchemy import func, select
+
+from app.services.audit import CHAIN_HEAD, chained_event, verify_chain
+from app.services.check_ins import _USUAL_SAVE, record_check_in
+from app.storage.driver import writing_on_driver
+from models import AuditEvent, CheckIn
+from models.codes import AuditAction
+from tests.factories import check_form
+
+
+def counts(db) -> tuple[int, int, tuple]:
+    with db.reading() as session:
+        return (
+            session.scalar(select(func.count()).select_from(CheckIn)),
+            session.scalar(select(func.count()).select_from(AuditEvent)),
+            tuple(session.execute(select(*CHAIN_HEAD)).one()),
+        )
+
+
+def test_a_failed_statement_undoes_the_whole_write(ward, clock, db) -> None:
+    record_check_in(db, ward.tech, check_form(ward.patients[0].id, clock()))
+    before = counts(db)
+    event, move = chained_event(
+        before[2], key=db.keys.audit, at=clock(), action=AuditAction.create, staff_id=None
+    )
+    no_such_patient = check_form(10_000, clock())
+    row = {
+        **no_such_patient,
+        "ward_id": ward.ward.id,
+        "recorded_by": ward.tech.staff_id,
+        "recorded_at": clock(),
+        "affect": None,
+        "mood": None,
+        "anxiety": None,
+        "note": "",
+        "missed": False,
+        "late": False,
+        "late_reason": None,
+        "request_hash": "0" * 64,
+    }
+
+    refused = db.writer.dialect.loaded_dbapi.IntegrityError
+    with pytest.raises(refused), writing_on_driver(db.writer, _USUAL_SAVE) as driver:
+        driver.run("add_event", event)  # written first, so there is something to undo
+        driver.run("move_head", move)
+        driver.one("add_check", driver.run("add_check", row))  # refused: no such patient
+
+    assert counts(db) == before
+    clock.advance(minutes=15)
+    saved = record_check_in(db, ward.tech, check_form(ward.patients[0].id, clock()))
+    after = counts(db)
+    assert after[:2] == (before[0] + 1, before[1] + 1)
+    assert after[2][1] == before[2][1] + 1  # the chain head moved once, for the saved check
+    with db.reading() as session:
+        assert session.get(CheckIn, saved.id) is not None
+        assert verify_chain(session, key=db.keys.audit).first_bad_id is None
