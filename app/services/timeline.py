@@ -6,6 +6,7 @@ Corrected records stay on the timeline, marked, so a reader sees the whole recor
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -116,7 +117,10 @@ class CorrectionInfo(BaseModel):
     replacement_id: int | None = None
 
 
-class TimelineEntry(BaseModel):
+# Entries and pages are plain dataclasses, built from stored rows that were validated when they
+# were written: fifty to a page, and validating each again cost as much as reading them.
+@dataclass(slots=True)
+class TimelineEntry:
     kind: RecordKind
     id: int
     at: datetime
@@ -137,7 +141,8 @@ class TimelineEntry(BaseModel):
         return f"amends #{self.amends_id}" if self.amends_id is not None else ""
 
 
-class TimelinePage(BaseModel):
+@dataclass(slots=True)
+class TimelinePage:
     patient_id: int
     entries: list[TimelineEntry]
     # Pass back to get the next (older) page; None on the last page.
@@ -300,9 +305,7 @@ class _Describe:
         return f"{local:%a %d %b %H:%M}" if with_day else f"{local:%H:%M}"
 
     def entry(self, kind: RecordKind, row, at: datetime, **fields) -> TimelineEntry:
-        # Built from stored rows, already validated when written: fifty to a page, so without
-        # validating each again.
-        return TimelineEntry.model_construct(
+        return TimelineEntry(
             kind=kind,
             id=row.id,
             at=at,
