@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, exists
 from sqlmodel import Session, select
 
 from app.services.errors import NotAllowed
-from models import BreakGlassGrant, Patient, Staff, StaffWard
+from models import BreakGlassGrant, Patient, Staff, StaffWard, Ward
 from models.codes import Role
 
 
@@ -117,12 +117,13 @@ def authorize_patient(
 
     Given `now`, a read (BREAK_GLASS_READS) of a patient outside the actor's wards is allowed
     while the actor holds an unexpired break-glass grant for that patient. The account, the
-    patient and the ward assignment come in one query: every screen of a patient starts here.
+    patient, their ward and the ward assignment come in one query: every screen of a patient
+    starts here.
     """
     found = session.execute(
         _STAFF_AND_PATIENT, {"staff_id": actor.staff_id, "patient_id": patient_id}
     ).one_or_none()
-    staff, patient, on_ward = found if found is not None else (None, None, False)
+    staff, patient, _ward, on_ward = found if found is not None else (None, None, None, False)
     _check_staff(staff, permission)
     if patient is None:
         # Same refusal as another ward's patient, so patient ids cannot be probed.
@@ -142,16 +143,20 @@ def authorize_patient(
     return staff, patient
 
 
+# The patient's ward comes too: nearly every caller wants it next (its time zone, its name),
+# and `session.get` then finds it loaded.
 _STAFF_AND_PATIENT = (
     select(
         Staff,
         Patient,
+        Ward,
         exists()
         .where(StaffWard.staff_id == Staff.id, StaffWard.ward_id == Patient.ward_id)
         .label("on_ward"),
     )
     .select_from(Staff)
     .outerjoin(Patient, Patient.id == bindparam("patient_id"))
+    .outerjoin(Ward, Ward.id == Patient.ward_id)
     .where(Staff.id == bindparam("staff_id"))
 )
 
