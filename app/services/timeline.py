@@ -604,6 +604,8 @@ def timeline_for(
     after = decode_cursor(cursor) if cursor else None
     chosen = sorted(RecordKind if kinds is None else kinds, key=lambda kind: kind.value)
     with db.reading() as session:
+        if db.dialect == "postgresql":
+            session.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
         staff, patient = authorize_patient(
             session,
             actor,

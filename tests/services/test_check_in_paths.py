@@ -194,8 +194,8 @@ def test_the_usual_check_is_one_read_and_three_writes(ward, clock, db) -> None:
             for at, message in enumerate(sent)
             if message == "Query" or (message in ends and (at == 0 or sent[at - 1] not in ends))
         ]
-        # BEGIN, the patient's lock and the facts; the insert (its id goes into the audit row);
-        # the audit row, the chain head and COMMIT. (A pooled connection is also pinged before
-        # use; this one is new.)
-        assert len(statements) == 7, sent
+        # BEGIN and its plan setting, the patient's lock and the facts; the insert (its id goes
+        # into the audit row); the audit row, the chain head and COMMIT. (A pooled connection
+        # is also pinged before use; this one is new.)
+        assert len(statements) == 8, sent
         assert len(waits) == 3, sent
