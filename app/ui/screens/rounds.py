@@ -1,6 +1,8 @@
 """The rounds screen: every patient, most urgent first, with a one-tap routine check."""
 
+import functools
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 import flet as ft
@@ -27,12 +29,20 @@ from app.ui.routes import check_in_route
 from app.ui.routine import RoutineCheck, RoutineState
 from app.ui.shared_rounds import shared_rounds
 from app.ui.theme import BIG_TARGET, TARGET, Palette
+from models.codes import LateReason
 
 logger = logging.getLogger(__name__)
 
 NOT_SAVED = "Not saved: the records did not answer. Tap Retry."
 ROUTINE_WIDTH = 148
 DEADLINE_WARNING = timedelta(hours=1)
+# Every control and style object of every open screen lives in the server's memory, once per
+# session: cards share these rather than each building its own.
+CARD_COLUMNS = {"xs": 12, "md": 6}
+CARD_PADDING = ft.Padding.only(left=20, right=12, top=12, bottom=12)
+OVERDUE_CARD_PADDING = ft.Padding.only(left=14, right=12, top=12, bottom=12)
+CHIP_PADDING = ft.Padding.symmetric(horizontal=10, vertical=4)
+CHOICE_PADDING = ft.Padding.symmetric(horizontal=18)
 
 
 def build_rounds(ctx: ScreenContext) -> ft.Control:
@@ -56,6 +66,12 @@ class RoundsScreen:
         # What each card shows (see `_looks`): a redraw sends only the cards that changed.
         self.looks: dict[int, tuple] = {}
         self.order: list[int] = []
+        # One handler per kind of tap for every card; the control's `data` says which patient.
+        self.on_card = guarded(self.page, self._card_tapped)
+        self.on_routine = guarded(self.page, self._routine_tapped)
+        self.on_undo = guarded(self.page, self._undo_tapped)
+        self.on_reason = guarded(self.page, self._reason_tapped)
+        self.on_cancel_reason = guarded(self.page, self._cancel_reason_tapped)
         self.summary = ft.Text("Loading rounds…", size=16, color=ctx.colors.muted)
         self.drafts = ft.Column(spacing=8)
         self.grid = ft.ResponsiveRow(spacing=12, run_spacing=12)
@@ -247,8 +263,25 @@ class RoundsScreen:
     async def open_check_in(self, patient_id: int) -> None:
         await self.ctx.navigate(check_in_route(patient_id))
 
+    async def _card_tapped(self, event: ft.Event) -> None:
+        await self.open_check_in(event.control.data)
+
+    async def _routine_tapped(self, event: ft.Event) -> None:
+        await self.routine(event.control.data)
+
+    async def _undo_tapped(self, event: ft.Event) -> None:
+        await self.undo(event.control.data)
+
+    async def _reason_tapped(self, event: ft.Event) -> None:
+        patient_id, reason = event.control.data
+        await self.choose_reason(patient_id, reason)
+
+    async def _cancel_reason_tapped(self, event: ft.Event) -> None:
+        await self.cancel_reason(event.control.data)
+
     def _card(self, row: RoundsRow) -> ft.Container:
         colors = self.colors
+        look = _look(colors)
         now = self.ctx.now()
         due = due_view(row.due_at, row.late_at, now)
         overdue = due.urgency == Urgency.overdue
@@ -276,24 +309,20 @@ class RoundsScreen:
                         button=True,
                         label=f"{name}, {room.lower()}: open check-in",
                         expand=True,
-                        content=ft.Column(
-                            spacing=2,
-                            controls=[
-                                ft.Text(room, size=14, color=colors.muted),
-                                ft.Text(
-                                    name,
-                                    size=21,
-                                    weight=ft.FontWeight.W_600,
-                                    color=colors.text,
-                                    max_lines=2,
-                                ),
-                            ],
+                        # One text in two lines, the room small above the name.
+                        content=ft.Text(
+                            room,
+                            size=14,
+                            color=colors.muted,
+                            max_lines=3,
+                            spans=[ft.TextSpan(f"\n{name}", look.name)],
                         ),
                     ),
                     self._routine_area(row),
                 ],
             ),
-            ft.Row(chips, wrap=True, spacing=6, run_spacing=6),
+            # A lone chip needs no row to wrap in.
+            chips[0] if len(chips) == 1 else ft.Row(chips, wrap=True, spacing=6, run_spacing=6),
             ft.Row(
                 spacing=6,
                 controls=[
@@ -334,20 +363,22 @@ class RoundsScreen:
             )
         lines += self._routine_extras(row)
         return ft.Container(
-            col={"xs": 12, "md": 6},
-            padding=ft.Padding.only(left=14 if overdue else 20, right=12, top=12, bottom=12),
+            col=CARD_COLUMNS,
+            padding=OVERDUE_CARD_PADDING if overdue else CARD_PADDING,
             border_radius=16,
             bgcolor=colors.overdue_card if overdue else colors.card,
             # Overdue rows carry a thick bar on the left: visible at a glance, even in colour
             # blindness, and in the dim night palette.
-            border=ft.Border.only(left=ft.BorderSide(6, colors.overdue)) if overdue else None,
+            border=look.overdue_bar if overdue else None,
             ink=True,
-            on_click=guarded(self.page, lambda _: self.open_check_in(row.patient_id)),
-            content=ft.Column(spacing=8, controls=lines),
+            data=row.patient_id,
+            on_click=self.on_card,
+            content=_frozen(ft.Column(spacing=8, controls=lines)),
         )
 
     def _routine_area(self, row: RoundsRow) -> ft.Control:
         colors = self.colors
+        look = _look(colors)
         button = self._button(row.patient_id)
         name = row.display_name
         state = button.state
@@ -375,10 +406,9 @@ class RoundsScreen:
                         content=ft.TextButton(
                             f"Undo ({seconds})",
                             height=TARGET,
-                            on_click=guarded(self.page, lambda _: self.undo(row.patient_id)),
-                            style=ft.ButtonStyle(
-                                color=colors.accent, text_style=ft.TextStyle(size=16)
-                            ),
+                            data=row.patient_id,
+                            on_click=self.on_undo,
+                            style=look.undo,
                         ),
                     ),
                 ],
@@ -419,13 +449,9 @@ class RoundsScreen:
                         label,
                         icon=ft.Icons.CHECK if label == "Routine" else ft.Icons.REFRESH,
                         height=BIG_TARGET,
-                        on_click=guarded(self.page, lambda _: self.routine(row.patient_id)),
-                        style=ft.ButtonStyle(
-                            bgcolor=colors.button,
-                            color=colors.on_button,
-                            text_style=ft.TextStyle(size=18, weight=ft.FontWeight.W_600),
-                            shape=ft.RoundedRectangleBorder(radius=14),
-                        ),
+                        data=row.patient_id,
+                        on_click=self.on_routine,
+                        style=look.routine,
                     ),
                 ),
                 ft.Text(
@@ -458,23 +484,15 @@ class RoundsScreen:
                     spacing=8,
                     run_spacing=8,
                     controls=[
-                        _choice(
-                            label,
-                            colors,
-                            guarded(
-                                self.page,
-                                lambda _, code=code: self.choose_reason(row.patient_id, code),
-                            ),
-                        )
+                        _choice(label, colors, (row.patient_id, code), self.on_reason)
                         for code, label in LATE_REASONS.items()
                     ]
                     + [
                         ft.TextButton(
                             "Cancel",
                             height=TARGET,
-                            on_click=guarded(
-                                self.page, lambda _: self.cancel_reason(row.patient_id)
-                            ),
+                            data=row.patient_id,
+                            on_click=self.on_cancel_reason,
                         )
                     ],
                 )
@@ -542,6 +560,20 @@ class RoundsScreen:
         )
 
 
+def _frozen(content: ft.Control) -> ft.Control:
+    """Mark a card's inside as Flet's components mark what they render: never changed in place.
+
+    For every control it has sent, Flet 1.0.5 keeps a copy of its lists, dicts and nested
+    objects, so that the next update can see what changed in place; about a quarter of a rounds
+    screen's memory, in every session. A card's inside is never changed in place (`_refit` puts
+    a new one), and a frozen subtree keeps no copies: Flet compares the new one with the old
+    by value, and sends only what differs. `_frozen` is private to Flet 1.0.5; the rounds
+    screen tests (tests/ui/test_rounds_screen.py) show whether an upgrade still honours it.
+    """
+    object.__setattr__(content, "_frozen", True)
+    return content
+
+
 def _refit(card: ft.Container, fresh: ft.Container) -> None:
     """Show a freshly built card's look in the card already on the page (kept in place)."""
     card.content = fresh.content
@@ -550,23 +582,54 @@ def _refit(card: ft.Container, fresh: ft.Container) -> None:
     card.padding = fresh.padding
 
 
+@dataclass(frozen=True)
+class _Look:
+    """The style objects that every card of a palette shares, in every session."""
+
+    name: ft.TextStyle
+    routine: ft.ButtonStyle
+    undo: ft.ButtonStyle
+    overdue_bar: ft.Border
+    warning_edge: ft.Border
+    choice_edge: ft.Border
+
+
+@functools.cache
+def _look(colors: Palette) -> _Look:
+    """The shared styles of one palette (day or night): never changed after they are made."""
+    return _Look(
+        name=ft.TextStyle(size=21, weight=ft.FontWeight.W_600, color=colors.text),
+        routine=ft.ButtonStyle(
+            bgcolor=colors.button,
+            color=colors.on_button,
+            text_style=ft.TextStyle(size=18, weight=ft.FontWeight.W_600),
+            shape=ft.RoundedRectangleBorder(radius=14),
+        ),
+        undo=ft.ButtonStyle(color=colors.accent, text_style=ft.TextStyle(size=16)),
+        overdue_bar=ft.Border.only(left=ft.BorderSide(6, colors.overdue)),
+        warning_edge=ft.Border.all(1, colors.due),
+        choice_edge=ft.Border.all(1, colors.muted),
+    )
+
+
 def _chip(text: str, colors: Palette, *, warning: bool = False) -> ft.Control:
     return ft.Container(
-        padding=ft.Padding.symmetric(horizontal=10, vertical=4),
+        padding=CHIP_PADDING,
         border_radius=8,
         bgcolor=colors.chip,
-        border=ft.Border.all(1, colors.due) if warning else None,
+        border=_look(colors).warning_edge if warning else None,
         content=ft.Text(text, size=14, color=colors.due if warning else colors.text),
     )
 
 
-def _choice(text: str, colors: Palette, on_click) -> ft.Control:
+def _choice(text: str, colors: Palette, data: tuple[int, LateReason], on_click) -> ft.Control:
     return ft.Container(
         height=TARGET,
-        padding=ft.Padding.symmetric(horizontal=18),
+        padding=CHOICE_PADDING,
         border_radius=TARGET / 2,
         bgcolor=colors.chip,
-        border=ft.Border.all(1, colors.muted),
+        border=_look(colors).choice_edge,
+        data=data,
         on_click=on_click,
         # A tight row centres the label vertically without stretching the chip to full width.
         content=ft.Row(

@@ -1,0 +1,54 @@
+"""What an open rounds screen keeps in the server's memory. Every control of every session
+lives there (Flet's web mode), and the hospital sizes a server by sessions (bench/speed_server.py:
+1 MB or less per session on a 20-patient ward). Without a browser: the real shell over the Flet
+harness, measured with tracemalloc, which counts Python objects only and is steadier than RSS."""
+
+import gc
+import tracemalloc
+
+from tests.factories import PASSWORD
+from tests.ui.flet_harness import Harness
+from tests.ui.ward_screens import PHONE, run, signed_in
+
+PATIENTS = 20
+MEASURED_SESSIONS = 3
+# Per session on this ward: about 780 KiB before the cards were slimmed and frozen, about 470
+# KiB after; a screen that went back to a snapshot per control would be about 630.
+BUDGET_KIB = 560
+
+
+async def rounds_screen(ward) -> Harness:
+    harness = await signed_in(ward.db, ward.tech.username, PASSWORD, **PHONE)
+    await harness.until(
+        lambda: (
+            sum(label.startswith("Routine check for") for label in harness.labels())
+            == len(ward.patients)
+        ),
+        timeout=15,
+    )
+    await harness.until(lambda: not harness.app.ctx.tasks, timeout=15)
+    return harness
+
+
+def test_an_open_rounds_screen_keeps_little_in_the_servers_memory(ward):
+    while len(ward.patients) < PATIENTS:
+        ward.admit()
+
+    async def scenario():
+        # The first session pays for one-time imports and caches, as on the server.
+        sessions = [await rounds_screen(ward)]
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(MEASURED_SESSIONS):
+                sessions.append(await rounds_screen(ward))
+            gc.collect()
+            after = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        assert len(sessions) == MEASURED_SESSIONS + 1  # all still open when measured
+        return (after - before) / MEASURED_SESSIONS / 1024
+
+    per_session_kib = run(scenario)
+    assert per_session_kib < BUDGET_KIB, f"{per_session_kib:.0f} KiB per session"
