@@ -7,6 +7,7 @@ server's event loop, shared by every session.
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -63,6 +64,7 @@ PASSIVE_EVENTS = frozenset(
 )
 TICK_SECONDS = 1.0
 REFRESH_EVERY_TICKS = 10  # a full refresh every ~10 s even when nothing changed
+WARD_MESSAGE_SPREAD_SECONDS = 0.5  # other screens refresh within this after a save
 
 # Admins work at no ward: their screens show times in the hospital's zone and no patients.
 ADMIN_DESK_NAME = "Administration"
@@ -493,6 +495,10 @@ class WardApp:
         try:
             if isinstance(message, int):
                 self.change_marker = max(self.change_marker, message)
+            # Every open screen of the ward hears of a save at the same moment; refreshing all
+            # at once held the event loop that the sessions share, and a tap arriving then
+            # waited behind them. Spread over half a second, they leave room between them.
+            await asyncio.sleep(random.uniform(0, WARD_MESSAGE_SPREAD_SECONDS))
             if self.session.phase == Phase.active and self.connected:
                 await self._refresh()
         except Exception:
