@@ -191,6 +191,23 @@ def reveal(page: Page, locator, tries: int = 30):
     return locator.first
 
 
+def tap_until_checked(page: Page, checkbox, tries: int = 3) -> None:
+    """Tap a filter chip until it reads as checked.
+
+    Flutter replaces its accessibility nodes when the screen redraws; while the timeline was
+    still loading, the chip's node was once replaced faster than Playwright's click waits for
+    a node to hold still (30 s of "detached from the DOM" on CI). Tap again, and then without
+    waiting for it to hold still, as a finger would."""
+    for attempt in range(tries):
+        try:
+            reveal(page, checkbox).click(timeout=10_000, force=attempt > 0)
+            expect(checkbox).to_be_checked(timeout=5_000)
+            return
+        except (PlaywrightTimeout, AssertionError):
+            if attempt == tries - 1:
+                raise
+
+
 def correct_newest(page: Page, action: str) -> None:
     """Open the newest entry's Amend or void menu and choose action.
 
@@ -329,9 +346,8 @@ def test_a_nurse_amends_a_check_from_a_prefilled_form(phone: Page, demo_ward: De
     sign_in(phone, demo_ward, "nurse")
     go(phone, f"/patients/{patient}")
     expect(phone.get_by_role("button", name="Check-in")).to_be_visible(timeout=SHOWN_MS)
-    checks_only = reveal(phone, phone.get_by_role("checkbox", name="Checks"))
-    checks_only.click()
-    expect(checks_only).to_be_checked()
+    checks_only = phone.get_by_role("checkbox", name="Checks")
+    tap_until_checked(phone, checks_only)
     # "All" clears when the server has redrawn the list for the filter.
     expect(phone.get_by_role("checkbox", name="All")).not_to_be_checked()
     correct_newest(phone, "Amend")
