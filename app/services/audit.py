@@ -59,47 +59,20 @@ def _digest(key: bytes, previous_hash: str, event: AuditEvent | SimpleNamespace)
     return hmac.new(key, message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
-def write_audit(
-    session: Session | Connection,
-    *,
-    key: bytes,
-    at: datetime,
-    action: AuditAction,
-    staff_id: int | None,
-    username: str = "",
-    ward_id: int | None = None,
-    patient_id: int | None = None,
-    record_kind: RecordKind | None = None,
-    record_id: int | None = None,
-    detail: str = "",
-    head: tuple[int, int | None, str] | None = None,
-) -> int:
+def write_audit(session: Session | Connection, **fields: Any) -> int:
     """Append one audit row in the caller's transaction, chained to the newest one; its id.
 
-    Locking the chain head orders concurrent writers on PostgreSQL; on SQLite the write
-    transaction's BEGIN IMMEDIATE already does. Every write is audited, so this runs as three
-    Core statements rather than through the ORM's unit of work, in an ORM session or on a Core
-    connection. `head` is the chain head's CHAIN_HEAD columns when
-    the caller has already read (and, on PostgreSQL, locked) it in its own query.
+    `fields` are `chained_event`'s. Locking the chain head orders concurrent writers on
+    PostgreSQL; on SQLite the write transaction's BEGIN IMMEDIATE already does. Every write is
+    audited, so this runs as three Core statements rather than through the ORM's unit of work,
+    in an ORM session or on a Core connection.
     """
     if isinstance(session, Session):
         session.flush()  # the ORM's pending rows (the audited record) go first
         connection = session.connection()
     else:
         connection = session
-    event, move = chained_event(
-        head or connection.execute(_CHAIN_HEAD).one(),
-        key=key,
-        at=at,
-        action=action,
-        staff_id=staff_id,
-        username=username,
-        ward_id=ward_id,
-        patient_id=patient_id,
-        record_kind=record_kind,
-        record_id=record_id,
-        detail=detail,
-    )
+    event, move = chained_event(connection.execute(_CHAIN_HEAD).one(), **fields)
     connection.execute(ADD_EVENT, event)
     connection.execute(MOVE_HEAD, move)
     return event["id"]
@@ -108,7 +81,7 @@ def write_audit(
 def write_audit_alone(db: Database, **fields: Any) -> int:
     """One audit row in a write transaction of its own, as every audited read ends; its id.
 
-    `fields` are write_audit's. Run straight on the driver (app/storage/driver.py): the row
+    `fields` are `chained_event`'s. Run straight on the driver (app/storage/driver.py): the row
     costs a fraction of the read it records, and on PostgreSQL two waits for the server
     instead of five.
     """

@@ -21,6 +21,7 @@ from app.services.access import Actor, Permission, authorize_patient
 from app.services.audit import write_audit_alone
 from app.services.errors import InvalidInput
 from app.storage.database import Database
+from app.storage.driver import GENERIC_PLANS
 from models import (
     CheckIn,
     Correction,
@@ -605,7 +606,7 @@ def timeline_for(
     chosen = sorted(RecordKind if kinds is None else kinds, key=lambda kind: kind.value)
     with db.reading() as session:
         if db.dialect == "postgresql":
-            session.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+            session.connection().exec_driver_sql(GENERIC_PLANS)
         staff, patient = authorize_patient(
             session,
             actor,

@@ -1,14 +1,16 @@
-"""Statements run on the database driver's own connection, for the one write hot enough to need it.
+"""Statements run on the database driver's own connection, for the writes hot enough to need it.
 
-A ward saves a check every few seconds. Through SQLAlchemy each statement costs about 25 µs of
-Python on top of the driver's 5 µs (compile-cache lookup, execution context, result
-metadata), and on PostgreSQL each one is a network round trip of its own. Here a Core statement
-is compiled once for the engine's dialect and run straight on the driver's cursor, its
-parameters and results converted by the statement's own column types, so values are stored and
-read back exactly as SQLAlchemy would store and read them. On PostgreSQL, statements that need
-no answer in between are sent together in one round trip (psycopg's pipeline mode).
+A ward saves a check every few seconds, and every audited read ends with an audit row. Through
+SQLAlchemy each statement costs about 25 µs of Python on top of the driver's 5 µs (compile-cache
+lookup, execution context, result metadata), and on PostgreSQL each one is a network round
+trip of its own. Here a Core statement is compiled once for the engine's dialect and run
+straight on the driver's cursor, its parameters and results converted by the statement's own
+column types, so values are stored and read back exactly as SQLAlchemy would store and read
+them. On PostgreSQL, statements that need no answer in between are sent together in one round
+trip (psycopg's pipeline mode).
 
-Everything else in Rounds goes through SQLAlchemy; this is only for `check_ins`' usual save.
+Everything else in Rounds goes through SQLAlchemy; this is only for `check_ins`' usual save and
+`audit.write_audit_alone`.
 """
 
 from collections.abc import Iterator
@@ -18,6 +20,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Executable
+
+# PostgreSQL: plan a transaction's prepared statements once, not afresh on every run (their
+# plans do not depend on the values). Planning the save's read took three times as long as
+# running it.
+GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 
 
 class DriverStatement:
@@ -62,20 +69,22 @@ class DriverStatement:
 
 
 class DriverStatements:
-    """Statements compiled on first use for each engine they run on."""
+    """Statements compiled on first use for each kind of database they run on."""
 
     def __init__(self, **statements: Executable | tuple[Executable, list[str]]) -> None:
         self._statements = statements
-        self._compiled: dict[int, dict[str, DriverStatement]] = {}
+        self._compiled: dict[tuple[str, str], dict[str, DriverStatement]] = {}
 
     def for_engine(self, engine: Engine) -> dict[str, DriverStatement]:
-        compiled = self._compiled.get(id(engine))
+        # What a statement compiles to depends on the dialect and driver only, not the engine.
+        kind = (engine.dialect.name, engine.dialect.driver)
+        compiled = self._compiled.get(kind)
         if compiled is None:
             compiled = {}
             for name, statement in self._statements.items():
                 statement, keys = statement if isinstance(statement, tuple) else (statement, None)
                 compiled[name] = DriverStatement(statement, engine.dialect, keys)
-            self._compiled[id(engine)] = compiled
+            self._compiled[kind] = compiled
         return compiled
 
 
@@ -128,11 +137,7 @@ def writing_on_driver(engine: Engine, statements: DriverStatements) -> Iterator[
         try:
             with connection.pipeline():
                 connection.execute("BEGIN")
-                # These statements are prepared once per connection (psycopg does so from their
-                # fifth run), but PostgreSQL would still plan the save's read afresh each time,
-                # and planning it took three times as long as running it. Their plans do not
-                # depend on the values.
-                connection.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                connection.execute(GENERIC_PLANS)
                 yield DriverWrite(connection, statements.for_engine(engine), dialect)
                 connection.execute("COMMIT")
         except BaseException:

@@ -6,9 +6,8 @@ harness, measured with tracemalloc, which counts Python objects only and is stea
 import gc
 import tracemalloc
 
-from tests.factories import PASSWORD
 from tests.ui.flet_harness import Harness
-from tests.ui.ward_screens import PHONE, run, signed_in
+from tests.ui.ward_screens import PHONE, rounds_opened, run
 
 PATIENTS = 20
 MEASURED_SESSIONS = 3
@@ -18,16 +17,7 @@ BUDGET_KIB = 560
 
 
 async def rounds_screen(ward) -> Harness:
-    harness = await signed_in(ward.db, ward.tech.username, PASSWORD, **PHONE)
-    await harness.until(
-        lambda: (
-            sum(label.startswith("Routine check for") for label in harness.labels())
-            == len(ward.patients)
-        ),
-        timeout=15,
-    )
-    await harness.until(lambda: not harness.app.ctx.tasks, timeout=15)
-    return harness
+    return await rounds_opened(ward.db, ward.tech.username, len(ward.patients), **PHONE)
 
 
 def test_an_open_rounds_screen_keeps_little_in_the_servers_memory(ward):

@@ -8,9 +8,9 @@ from flet.controls.base_control import BaseControl
 from flet.messaging.protocol import configure_encode_object_for_msgpack
 
 from app.services.check_ins import record_check_in
-from tests.factories import PASSWORD, key
+from tests.factories import key
 from tests.ui.flet_harness import Harness
-from tests.ui.ward_screens import TABLET, run, signed_in
+from tests.ui.ward_screens import TABLET, rounds_opened, run
 
 _encode = configure_encode_object_for_msgpack(BaseControl)
 PATIENTS = 12
@@ -30,17 +30,7 @@ def count_bytes(harness: Harness) -> list[int]:
 
 
 async def rounds_screen(ward) -> Harness:
-    harness = await signed_in(ward.db, ward.tech.username, PASSWORD, **TABLET)
-    await harness.until(
-        lambda: (
-            sum(label.startswith("Routine check for") for label in harness.labels())
-            == len(ward.patients)
-        ),
-        timeout=15,
-    )
-    # The screen's first load (the list, then any drafts to offer) has finished.
-    await harness.until(lambda: not harness.app.ctx.tasks, timeout=15)
-    return harness
+    return await rounds_opened(ward.db, ward.tech.username, len(ward.patients), **TABLET)
 
 
 def test_a_refresh_with_nothing_new_sends_next_to_nothing(ward):

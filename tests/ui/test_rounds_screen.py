@@ -8,22 +8,12 @@ from app.ui.routes import check_in_route
 from app.ui.screens.rounds import RoundsScreen
 from models import CheckIn
 from models.codes import LateReason
-from tests.factories import PASSWORD
 from tests.ui.flet_harness import Harness, walk
-from tests.ui.ward_screens import run, shown, signed_in
+from tests.ui.ward_screens import rounds_opened, run, shown
 
 
 async def rounds_screen(ward) -> Harness:
-    harness = await signed_in(ward.db, ward.tech.username, PASSWORD)
-    await harness.until(
-        lambda: (
-            sum(label.startswith("Routine check for") for label in harness.labels())
-            == len(ward.patients)
-        ),
-        timeout=15,
-    )
-    await harness.until(lambda: not harness.app.ctx.tasks, timeout=15)
-    return harness
+    return await rounds_opened(ward.db, ward.tech.username, len(ward.patients))
 
 
 def screen_of(harness: Harness) -> RoundsScreen:

@@ -70,6 +70,20 @@ async def signed_in(db: Database, username: str, password: str, **size: float) -
     return harness
 
 
+async def rounds_opened(db: Database, username: str, patients: int, **size: float) -> Harness:
+    """A signed-in session on its ward's rounds screen, once every patient's card is drawn and
+    the screen's first load (the list, then any drafts to offer) has finished."""
+    harness = await signed_in(db, username, PASSWORD, **size)
+    await harness.until(
+        lambda: (
+            sum(label.startswith("Routine check for") for label in harness.labels()) == patients
+        ),
+        timeout=15,
+    )
+    await harness.until(lambda: not harness.app.ctx.tasks, timeout=15)  # type: ignore[attr-defined]
+    return harness
+
+
 async def go(harness: Harness, route: str) -> None:
     """Follow an in-app link, as the shell's buttons do."""
     await harness.app._navigate(route)  # type: ignore[attr-defined]
