@@ -123,7 +123,11 @@ def authorize_patient(
     found = session.execute(
         _STAFF_AND_PATIENT, {"staff_id": actor.staff_id, "patient_id": patient_id}
     ).one_or_none()
-    staff, patient, _ward, on_ward = found if found is not None else (None, None, None, False)
+    staff, patient, ward, on_ward = found if found is not None else (None, None, None, False)
+    if ward is not None:
+        # The session holds loaded objects weakly: without a reference the ward is gone again
+        # before the caller's `session.get(Ward, ...)`, which would then read it a second time.
+        session.info.setdefault("kept", []).append(ward)
     _check_staff(staff, permission)
     if patient is None:
         # Same refusal as another ward's patient, so patient ids cannot be probed.

@@ -73,8 +73,8 @@ def _timeline(session: Session, ward: Ward, patient_id: int, low: datetime, high
         entries += _entries(session, ward, positions)
         if len(positions) < _PAGE:
             break
-        last = positions[-1]
-        after = (last[2], last[0], last[1])
+        last = entries[-1]
+        after = (last.at, last.kind, last.id)
     entries.reverse()
     return entries
 

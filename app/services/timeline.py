@@ -9,19 +9,20 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import lru_cache
+from functools import partial
 
 from pydantic import BaseModel
 from sqlalchemy import String, and_, bindparam, literal_column, or_, union_all
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from app.services.access import Actor, Permission, authorize_patient
 from app.services.audit import write_audit_alone
 from app.services.errors import InvalidInput
 from app.storage.database import Database
-from app.storage.driver import GENERIC_PLANS
+from app.storage.driver import DriverRead, compiled_once, padded
 from models import (
     CheckIn,
     Correction,
@@ -240,23 +241,22 @@ def _branch(
     return query.order_by(at.desc(), record_id.desc()).limit(limit)
 
 
-@lru_cache(maxsize=256)
 def _page_statement(
     kinds: tuple[RecordKind, ...],
     windowed: tuple[bool, bool],
     after_kind: RecordKind | None,
     limit: int,
 ):
-    """One UNION ALL over (kind, id, at) for a page's shape: built once, then reused, since
-    building the seven branches cost more than running them."""
+    """One UNION ALL over (kind, id, at) for a page's shape (compiled once per shape)."""
     # SQLite refuses ORDER BY/LIMIT directly inside a compound member, so each is a subquery.
     branches = [
         sa_select(sub.c.kind, sub.c.id, sub.c.at).select_from(sub)
         for sub in (_branch(kind, windowed, after_kind, limit).subquery() for kind in kinds)
     ]
     merged = union_all(*branches).subquery()
+    # Only (kind, id): each entry's time comes with its record.
     return (
-        sa_select(merged.c.kind, merged.c.id, merged.c.at)
+        sa_select(merged.c.kind, merged.c.id)
         .order_by(merged.c.at.desc(), merged.c.kind, merged.c.id.desc())
         .limit(limit)
     )
@@ -270,10 +270,12 @@ def _page_positions(
     end: datetime | None,
     after: tuple[datetime, RecordKind, int] | None,
     limit: int,
-) -> list[tuple[RecordKind, int, datetime]]:
-    """The page's positions in order, plus one to spare."""
-    statement = _page_statement(
-        tuple(kinds), (start is not None, end is not None), after[1] if after else None, limit
+) -> list[tuple[RecordKind, int]]:
+    """The page's (kind, id) in order, plus one to spare."""
+    shape = (tuple(kinds), (start is not None, end is not None), after[1] if after else None, limit)
+    read = DriverRead(session)
+    statement = compiled_once(
+        read.dialect, ("timeline page", *shape), lambda: _page_statement(*shape)
     )
     values: dict[str, object] = {"patient_id": patient_id}
     if start is not None:
@@ -282,22 +284,60 @@ def _page_positions(
         values["end"] = end
     if after is not None:
         values["after_at"], values["after_id"] = after[0], after[2]
-    # On the session's connection: a Core statement gains nothing from the ORM's execution.
-    rows = session.connection().execute(statement, values).all()
-    return [(RecordKind(kind), record_id, _aware(at)) for kind, record_id, at in rows]
+    with read.together():
+        rows = read.rows(statement, read.send(statement, values))
+    return [(_KINDS[row["kind"]], row["id"]) for row in rows]
 
 
-def _aware(moment: datetime) -> datetime:
-    # A column out of a UNION can lose its UTC type on the way back.
-    return moment.replace(tzinfo=UTC) if moment.utcoffset() is None else moment.astimezone(UTC)
+_KINDS = {kind.value: kind for kind in RecordKind}
+
+# Columns no one reads on a timeline: how a save was made idempotent.
+_UNREAD = {"client_key", "request_hash"}
+
+
+def _records_statement(kind: RecordKind, places: int):
+    """A kind's records by id (`places` of them), each with who wrote it, its correction if it
+    has one (and who made it), and the record it amends if it is a replacement."""
+    table = _ID_COLUMNS[kind].class_.__table__
+    writer = aliased(Staff)
+    corrector = aliased(Staff)
+    correction = aliased(Correction)
+    amended = aliased(Correction)
+    columns = [column for column in table.c if column.name not in _UNREAD]
+    query = sa_select(
+        *columns,
+        writer.display_name.label("staff_name"),
+        correction.action.label("correction_action"),
+        correction.reason.label("correction_reason"),
+        correction.corrected_at.label("corrected_at"),
+        correction.replacement_id.label("replacement_id"),
+        corrector.display_name.label("corrector"),
+        amended.record_id.label("amends_id"),
+    )
+    if kind == RecordKind.group_attendance:
+        query = query.add_columns(
+            GroupSession.group_type, GroupSession.title, GroupSession.started_at
+        ).join(GroupSession, GroupSession.id == table.c.session_id)
+    return (
+        query.outerjoin(writer, writer.id == table.c.recorded_by)
+        .outerjoin(
+            correction,
+            and_(correction.record_kind == kind.value, correction.record_id == table.c.id),
+        )
+        .outerjoin(corrector, corrector.id == correction.corrected_by)
+        .outerjoin(
+            amended, and_(amended.record_kind == kind.value, amended.replacement_id == table.c.id)
+        )
+        .where(table.c.id.in_([bindparam(f"id_{place}") for place in range(places)]))
+    )
 
 
 class _Describe:
-    """Turns rows of each kind into entries, with times in the ward's zone."""
+    """Turns records of each kind (as `_records_statement` reads them) into entries, with
+    times in the ward's zone."""
 
-    def __init__(self, ward: Ward, staff_names: dict[int, str]) -> None:
+    def __init__(self, ward: Ward) -> None:
         self.zone = ward.zone
-        self.staff_names = staff_names
 
     def local(self, moment: datetime | None, *, with_day: bool = False) -> str:
         if moment is None:
@@ -305,270 +345,178 @@ class _Describe:
         local = moment.astimezone(self.zone)
         return f"{local:%a %d %b %H:%M}" if with_day else f"{local:%H:%M}"
 
-    def entry(self, kind: RecordKind, row, at: datetime, **fields) -> TimelineEntry:
-        return TimelineEntry(
+    @staticmethod
+    def entry(kind: RecordKind, row: dict, at: datetime, title: str, detail: list[str]):
+        entry = TimelineEntry(
             kind=kind,
-            id=row.id,
+            id=row["id"],
             at=at,
-            staff_name=self.staff_names.get(row.recorded_by, ""),
-            **fields,
-        )
-
-    def check_in(self, row: CheckIn) -> TimelineEntry:
-        detail = []
-        if row.missed:
-            title = f"Missed check · {words(row.late_reason)}"
-        else:
-            parts = [_sentence(words(row.location)), words(row.status)]
-            if row.behaviours:
-                parts.append(", ".join(words(code) for code in row.behaviours))
-            title = " · ".join(parts)
-            if row.late:
-                detail.append(f"Late: {words(row.late_reason)}")
-        if row.affect:
-            detail.append(f"Affect: {words(row.affect)}")
-        rated = []
-        if row.mood is not None:
-            rated.append(f"mood {row.mood}/10")
-        if row.anxiety is not None:
-            rated.append(f"anxiety {row.anxiety}/10")
-        if rated:
-            detail.append(_sentence(" · ".join(rated)))
-        if row.note:
-            detail.append(row.note)
-        if (row.recorded_at - row.observed_at).total_seconds() > 300:
-            detail.append(f"Entered {self.local(row.recorded_at, with_day=True)}")
-        return self.entry(
-            RecordKind.check_in,
-            row,
-            row.observed_at,
             title=title,
             detail=detail,
-            mood=row.mood,
-            anxiety=row.anxiety,
-            late=row.late,
-            missed=row.missed,
+            staff_name=row["staff_name"] or "",
+            amends_id=row["amends_id"],
         )
-
-    def sleep_report(self, row: SleepReport) -> TimelineEntry:
-        hours = f"{row.hours_slept:g} h"
-        detail = [f"Night of {row.night_of:%a %d %b}"]
-        if row.awakenings:
-            detail.append(f"Woke {row.awakenings} time{'s' if row.awakenings != 1 else ''}")
-        if row.nightmares:
-            detail.append("Nightmares")
-        if row.note:
-            detail.append(row.note)
-        return self.entry(
-            RecordKind.sleep_report,
-            row,
-            row.reported_at,
-            title=f"Sleep report · {hours} · {row.quality}",
-            detail=detail,
-        )
-
-    def group_attendance(self, row: GroupAttendance, group: GroupSession) -> TimelineEntry:
-        parts = [_sentence(group_name(group.group_type, group.title)), words(row.attendance)]
-        if row.participation_level:
-            parts.append(f"{words(row.participation_level)} participation")
-        detail = []
-        if group.title:
-            detail.append(_sentence(group_name(group.group_type)))
-        if row.participation_quality:
-            detail.append(f"Participation: {words(row.participation_quality)}")
-        if row.note:
-            detail.append(row.note)
-        return self.entry(
-            RecordKind.group_attendance,
-            row,
-            group.started_at,
-            title=" · ".join(parts),
-            detail=detail,
-        )
-
-    def incident(self, row: Incident) -> TimelineEntry:
-        detail = [f"Location: {words(row.location)}", f"Injury: {words(row.injury)}"]
-        if row.moas_total:
-            detail.append(
-                f"MOAS verbal {row.moas_verbal}, property {row.moas_property}, "
-                f"self {row.moas_self}, physical {row.moas_physical}"
+        action = row["correction_action"]
+        if action is not None:
+            entry.status = (
+                EntryStatus.voided if action == CorrectionAction.void else EntryStatus.amended
             )
-        if row.measures:
-            detail.append("Measures: " + ", ".join(words(code) for code in row.measures))
-        for label, text in (
-            ("Antecedent", row.antecedent),
-            ("Behaviour", row.behaviour),
-            ("Means", row.means),
-            ("Target", row.target),
-            ("Alternatives tried", row.alternatives_tried),
-            ("Staff involved", row.staff_involved),
-            ("Notified", row.notified),
-            ("Debrief", row.debrief),
-            ("Follow-up", row.follow_up),
-        ):
-            if text:
-                detail.append(f"{label}: {text}")
-        return self.entry(
-            RecordKind.incident,
-            row,
-            row.occurred_at,
-            title=f"Incident · {words(row.incident_type)} · MOAS {row.moas_total}",
-            detail=detail,
-        )
+            entry.correction = CorrectionInfo(
+                action=action,
+                reason=row["correction_reason"],
+                corrected_by=row["corrector"] or "",
+                corrected_at=row["corrected_at"],
+                replacement_id=row["replacement_id"],
+            )
+        return entry
 
-    def restraint(self, row: RestraintEpisode) -> TimelineEntry:
-        state = f"ended {self.local(row.ended_at)}" if row.ended_at else "ongoing"
+    def check_in(self, row: dict) -> TimelineEntry:
+        detail = []
+        if row["missed"]:
+            title = f"Missed check · {words(row['late_reason'])}"
+        else:
+            parts = [_sentence(words(row["location"])), words(row["status"])]
+            if row["behaviours"]:
+                parts.append(", ".join(words(code) for code in row["behaviours"]))
+            title = " · ".join(parts)
+            if row["late"]:
+                detail.append(f"Late: {words(row['late_reason'])}")
+        if row["affect"]:
+            detail.append(f"Affect: {words(row['affect'])}")
+        mood, anxiety = row["mood"], row["anxiety"]
+        if mood is not None and anxiety is not None:
+            detail.append(f"Mood {mood}/10 · anxiety {anxiety}/10")
+        elif mood is not None:
+            detail.append(f"Mood {mood}/10")
+        elif anxiety is not None:
+            detail.append(f"Anxiety {anxiety}/10")
+        if row["note"]:
+            detail.append(row["note"])
+        observed_at = row["observed_at"]
+        if (row["recorded_at"] - observed_at).total_seconds() > 300:
+            detail.append(f"Entered {self.local(row['recorded_at'], with_day=True)}")
+        entry = self.entry(RecordKind.check_in, row, observed_at, title, detail)
+        entry.mood, entry.anxiety = mood, anxiety
+        entry.late, entry.missed = row["late"], row["missed"]
+        return entry
+
+    def sleep_report(self, row: dict) -> TimelineEntry:
+        hours = f"{row['hours_slept']:g} h"
+        detail = [f"Night of {row['night_of']:%a %d %b}"]
+        if row["awakenings"]:
+            awakenings = row["awakenings"]
+            detail.append(f"Woke {awakenings} time{'s' if awakenings != 1 else ''}")
+        if row["nightmares"]:
+            detail.append("Nightmares")
+        if row["note"]:
+            detail.append(row["note"])
+        title = f"Sleep report · {hours} · {row['quality']}"
+        return self.entry(RecordKind.sleep_report, row, row["reported_at"], title, detail)
+
+    def group_attendance(self, row: dict) -> TimelineEntry:
+        group_type, group_title = row["group_type"], row["title"]
+        parts = [_sentence(group_name(group_type, group_title)), words(row["attendance"])]
+        if row["participation_level"]:
+            parts.append(f"{words(row['participation_level'])} participation")
+        detail = []
+        if group_title:
+            detail.append(_sentence(group_name(group_type)))
+        if row["participation_quality"]:
+            detail.append(f"Participation: {words(row['participation_quality'])}")
+        if row["note"]:
+            detail.append(row["note"])
+        title = " · ".join(parts)
+        return self.entry(RecordKind.group_attendance, row, row["started_at"], title, detail)
+
+    def incident(self, row: dict) -> TimelineEntry:
+        detail = [f"Location: {words(row['location'])}", f"Injury: {words(row['injury'])}"]
+        if row["moas_total"]:
+            detail.append(
+                f"MOAS verbal {row['moas_verbal']}, property {row['moas_property']}, "
+                f"self {row['moas_self']}, physical {row['moas_physical']}"
+            )
+        if row["measures"]:
+            detail.append("Measures: " + ", ".join(words(code) for code in row["measures"]))
+        for label, column in (
+            ("Antecedent", "antecedent"),
+            ("Behaviour", "behaviour"),
+            ("Means", "means"),
+            ("Target", "target"),
+            ("Alternatives tried", "alternatives_tried"),
+            ("Staff involved", "staff_involved"),
+            ("Notified", "notified"),
+            ("Debrief", "debrief"),
+            ("Follow-up", "follow_up"),
+        ):
+            if row[column]:
+                detail.append(f"{label}: {row[column]}")
+        title = f"Incident · {words(row['incident_type'])} · MOAS {row['moas_total']}"
+        return self.entry(RecordKind.incident, row, row["occurred_at"], title, detail)
+
+    def restraint(self, row: dict) -> TimelineEntry:
+        state = f"ended {self.local(row['ended_at'])}" if row["ended_at"] else "ongoing"
         detail = [
-            f"Ordered {self.local(row.ordered_at, with_day=True)} by {row.ordered_by}",
-            f"Order expires {self.local(row.order_expires_at, with_day=True)}",
+            f"Ordered {self.local(row['ordered_at'], with_day=True)} by {row['ordered_by']}",
+            f"Order expires {self.local(row['order_expires_at'], with_day=True)}",
             "Face-to-face evaluation "
             + (
-                f"done {self.local(row.face_to_face_at)}"
-                if row.face_to_face_at
-                else f"due {self.local(row.face_to_face_due_at)}"
+                f"done {self.local(row['face_to_face_at'])}"
+                if row["face_to_face_at"]
+                else f"due {self.local(row['face_to_face_due_at'])}"
             ),
             "Guardian "
             + (
-                f"notified {self.local(row.guardian_notified_at, with_day=True)}"
-                if row.guardian_notified_at
-                else f"notice due {self.local(row.guardian_notice_due_at, with_day=True)}"
+                f"notified {self.local(row['guardian_notified_at'], with_day=True)}"
+                if row["guardian_notified_at"]
+                else f"notice due {self.local(row['guardian_notice_due_at'], with_day=True)}"
             ),
         ]
-        if row.release_criteria:
-            detail.append(f"Release criteria: {row.release_criteria}")
-        if row.debrief:
-            detail.append(f"Debrief: {row.debrief}")
-        return self.entry(
-            RecordKind.restraint,
-            row,
-            row.started_at,
-            title=f"{_sentence(words(row.kind))} · {state}",
-            detail=detail,
-        )
+        if row["release_criteria"]:
+            detail.append(f"Release criteria: {row['release_criteria']}")
+        if row["debrief"]:
+            detail.append(f"Debrief: {row['debrief']}")
+        title = f"{_sentence(words(row['kind']))} · {state}"
+        return self.entry(RecordKind.restraint, row, row["started_at"], title, detail)
 
-    def treatment(self, row: TreatmentEvent) -> TimelineEntry:
-        detail = [row.detail] if row.detail else []
-        if row.ordered_by:
-            detail.append(f"Ordered by {row.ordered_by}")
-        return self.entry(
-            RecordKind.treatment,
-            row,
-            row.effective_at,
-            title=f"{_sentence(words(row.kind))} · {row.name}",
-            detail=detail,
-        )
+    def treatment(self, row: dict) -> TimelineEntry:
+        detail = [row["detail"]] if row["detail"] else []
+        if row["ordered_by"]:
+            detail.append(f"Ordered by {row['ordered_by']}")
+        title = f"{_sentence(words(row['kind']))} · {row['name']}"
+        return self.entry(RecordKind.treatment, row, row["effective_at"], title, detail)
 
-    def level_change(self, row: LevelChange) -> TimelineEntry:
-        return self.entry(
-            RecordKind.level_change,
-            row,
-            row.effective_at,
-            title=f"Level: {ObservationLevel(row.level).label}",
-            detail=[row.reason, f"Ordered by {row.ordered_by}"],
-        )
+    def level_change(self, row: dict) -> TimelineEntry:
+        title = f"Level: {ObservationLevel(row['level']).label}"
+        detail = [row["reason"], f"Ordered by {row['ordered_by']}"]
+        return self.entry(RecordKind.level_change, row, row["effective_at"], title, detail)
 
 
 def _entries(
-    session: Session, ward: Ward, positions: list[tuple[RecordKind, int, datetime]]
+    session: Session, ward: Ward, positions: list[tuple[RecordKind, int]]
 ) -> list[TimelineEntry]:
-    """The page's rows, fetched by id per kind, described and marked with their corrections."""
+    """The page's records, fetched by id per kind, described and marked with their corrections."""
     ids: dict[RecordKind, list[int]] = {}
-    for kind, record_id, _ in positions:
+    for kind, record_id in positions:
         ids.setdefault(kind, []).append(record_id)
-    rows: dict[tuple[RecordKind, int], tuple] = {}
-    staff_names: dict[int, str] = {}
-    for kind, kind_ids in ids.items():
-        if kind == RecordKind.group_attendance:
-            found = session.exec(
-                select(GroupAttendance, GroupSession)
-                .join(GroupSession, GroupSession.id == GroupAttendance.session_id)
-                .where(GroupAttendance.id.in_(kind_ids))
-            ).all()
-            rows.update({(kind, row.id): (row, group) for row, group in found})
-            continue
-        # Plain rows, not ORM objects, with the writer's name joined: a page is read-only,
-        # and loading it into the session took longer than the queries.
-        table = _ID_COLUMNS[kind].class_.__table__
-        for row in session.connection().execute(
-            sa_select(table, Staff.display_name.label("staff_name"))
-            .outerjoin(Staff, Staff.id == table.c.recorded_by)
-            .where(table.c.id.in_(kind_ids))
-        ):
-            rows[(kind, row.id)] = (row,)
-            staff_names[row.recorded_by] = row.staff_name or ""
-
-    corrections = _corrections(session, ids)
-    for correction in corrections:
-        staff_names[correction.corrected_by] = correction.corrector or ""
-    unnamed = {found[0].recorded_by for found in rows.values()} - staff_names.keys()
-    if unnamed:
-        staff_names.update(
-            session.connection()
-            .execute(sa_select(Staff.id, Staff.display_name).where(Staff.id.in_(unnamed)))
-            .all()
-        )
-    describe = _Describe(ward, staff_names)
-    corrected = {(RecordKind(c.record_kind), c.record_id): c for c in corrections}
-    amends = {
-        (RecordKind(c.record_kind), c.replacement_id): c.record_id
-        for c in corrections
-        if c.replacement_id is not None
-    }
-
-    entries = []
-    for kind, record_id, _ in positions:
-        entry = getattr(describe, kind.value)(*rows[(kind, record_id)])
-        correction = corrected.get((kind, record_id))
-        if correction is not None:
-            entry.status = (
-                EntryStatus.voided
-                if correction.action == CorrectionAction.void
-                else EntryStatus.amended
+    read = DriverRead(session)
+    sent = []
+    with read.together():
+        for kind, kind_ids in ids.items():
+            places = padded(kind_ids)
+            statement = compiled_once(
+                read.dialect,
+                ("timeline records", kind, len(places)),
+                partial(_records_statement, kind, len(places)),
             )
-            entry.correction = CorrectionInfo(
-                action=correction.action,
-                reason=correction.reason,
-                corrected_by=staff_names.get(correction.corrected_by, ""),
-                corrected_at=correction.corrected_at,
-                replacement_id=correction.replacement_id,
-            )
-        entry.amends_id = amends.get((kind, record_id))
-        entries.append(entry)
-    return entries
-
-
-@lru_cache(maxsize=128)
-def _corrections_statement(kinds: tuple[RecordKind, ...]):
-    """Corrections of a page's records and those they replace, for the kinds on the page."""
-    table = Correction.__table__
-    ids = {kind: bindparam(f"ids_{kind.value}", expanding=True) for kind in kinds}
-    of_page = or_(
-        *(
-            and_(table.c.record_kind == kind.value, table.c.record_id.in_(ids[kind]))
-            for kind in kinds
-        )
-    )
-    replaced_by_page = or_(
-        *(
-            and_(table.c.record_kind == kind.value, table.c.replacement_id.in_(ids[kind]))
-            for kind in kinds
-        )
-    )
-    return (
-        sa_select(table, Staff.display_name.label("corrector"))
-        .outerjoin(Staff, Staff.id == table.c.corrected_by)
-        .where(or_(of_page, replaced_by_page))
-    )
-
-
-def _corrections(session: Session, ids: dict[RecordKind, list[int]]) -> list:
-    """Corrections of the page's records, and the amendments the page's records replace,
-    with the name of who corrected them (`corrector`)."""
-    if not ids:
-        return []
-    kinds = tuple(sorted(ids, key=lambda kind: kind.value))
-    values = {f"ids_{kind.value}": ids[kind] for kind in kinds}
-    return list(session.connection().execute(_corrections_statement(kinds), values).all())
+            values = {f"id_{place}": record_id for place, record_id in enumerate(places)}
+            sent.append((kind, statement, read.send(statement, values)))
+        rows = {
+            (kind, row["id"]): row
+            for kind, statement, cursor in sent
+            for row in read.rows(statement, cursor)
+        }
+    describe = _Describe(ward)
+    return [getattr(describe, kind.value)(rows[(kind, record_id)]) for kind, record_id in positions]
 
 
 def _check_window(start: datetime | None, end: datetime | None) -> None:
@@ -605,8 +553,6 @@ def timeline_for(
     after = decode_cursor(cursor) if cursor else None
     chosen = sorted(RecordKind if kinds is None else kinds, key=lambda kind: kind.value)
     with db.reading() as session:
-        if db.dialect == "postgresql":
-            session.connection().exec_driver_sql(GENERIC_PLANS)
         staff, patient = authorize_patient(
             session,
             actor,
@@ -633,9 +579,9 @@ def timeline_for(
         patient_id=patient.id,
         detail="timeline",
     )
-    last = positions[-1] if more else None
+    last = entries[-1] if more else None
     return TimelinePage(
         patient_id=patient.id,
         entries=entries,
-        next_cursor=encode_cursor(last[2], last[0], last[1]) if last else None,
+        next_cursor=encode_cursor(last.at, last.kind, last.id) if last else None,
     )

@@ -9,16 +9,17 @@ column types, so values are stored and read back exactly as SQLAlchemy would sto
 them. On PostgreSQL, statements that need no answer in between are sent together in one round
 trip (psycopg's pipeline mode).
 
-Everything else in Rounds goes through SQLAlchemy; this is only for `check_ins`' usual save and
-`audit.write_audit_alone`.
+Everything else in Rounds goes through SQLAlchemy; this is only for `check_ins`' usual save,
+`audit.write_audit_alone` and the reads of a timeline page (`DriverRead`).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 # PostgreSQL: plan a transaction's prepared statements once, not afresh on every run (their
@@ -44,11 +45,10 @@ class DriverStatement:
             for name, bind in compiled.binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
-        self._from_driver = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in getattr(statement, "exported_columns", ())
-        ]
-        self.names = [column.key for column in getattr(statement, "exported_columns", ())]
+        self._columns = list(getattr(statement, "exported_columns", ()))
+        self._dialect = dialect
+        self.names = [column.key for column in self._columns]
+        self._from_driver: list[tuple[int, Any]] | None = None  # from the first answer's types
 
     def parameters(self, values: dict[str, Any]) -> Any:
         """The values as the driver takes them: converted, and in order for positional styles."""
@@ -58,14 +58,42 @@ class DriverStatement:
                 given[name] = convert(given[name])
         return [given[name] for name in self._order] if self._order is not None else given
 
-    def row(self, fetched: tuple | None) -> dict[str, Any] | None:
-        """A fetched row as the statement's columns by name, converted back from the driver."""
-        if fetched is None:
-            return None
-        return {
-            name: convert(value) if convert is not None else value
-            for name, convert, value in zip(self.names, self._from_driver, fetched, strict=True)
-        }
+    def _converters(self, cursor: Any) -> list[tuple[int, Any]]:
+        """Only the columns whose type converts anything (times, JSON, booleans on SQLite).
+        Some types ask what the driver said it sent (PostgreSQL's float or numeric)."""
+        if self._from_driver is None:
+            sent = [item[1] for item in cursor.description]
+            self._from_driver = [
+                (index, convert)
+                for index, (column, type_code) in enumerate(zip(self._columns, sent, strict=True))
+                if (
+                    convert := column.type.dialect_impl(self._dialect).result_processor(
+                        self._dialect, type_code
+                    )
+                )
+            ]
+        return self._from_driver
+
+    def rows(self, cursor: Any) -> list[dict[str, Any]]:
+        """The cursor's rows as the statement's columns by name, converted back from the
+        driver."""
+        fetched = cursor.fetchall()
+        if not fetched:
+            return []
+        names, converting = self.names, self._converters(cursor)
+        found = []
+        for values in fetched:
+            if converting:
+                values = list(values)
+                for index, convert in converting:
+                    values[index] = convert(values[index])
+            found.append(dict(zip(names, values, strict=True)))
+        return found
+
+    def row(self, cursor: Any) -> dict[str, Any] | None:
+        """The cursor's one row (or None), as `rows` gives it."""
+        found = self.rows(cursor)
+        return found[0] if found else None
 
 
 class DriverStatements:
@@ -86,6 +114,66 @@ class DriverStatements:
                 compiled[name] = DriverStatement(statement, engine.dialect, keys)
             self._compiled[kind] = compiled
         return compiled
+
+
+_COMPILED: dict[tuple[str, str, Hashable], DriverStatement] = {}
+
+
+def compiled_once(
+    dialect: Dialect, shape: Hashable, build: Callable[[], Executable]
+) -> DriverStatement:
+    """The statement of this shape for the dialect, built and compiled on first use.
+
+    For statements made at run time, e.g. one per number of ids in an IN list: the shape
+    says which statement it is, and must tell apart every statement `build` can make.
+    """
+    key = (dialect.name, dialect.driver, shape)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = DriverStatement(build(), dialect)
+    return compiled
+
+
+def padded(ids: list[int]) -> list[int]:
+    """`ids` repeated at the end up to a power of two (at least 4): an IN list of that many
+    places, so a handful of compiled statements (and PostgreSQL plans) serve every length."""
+    size = 4
+    while size < len(ids):
+        size *= 2
+    return ids + ids[-1:] * (size - len(ids))
+
+
+class DriverRead:
+    """Reads on the driver connection of a session's transaction, so on its snapshot.
+
+    On PostgreSQL the statements sent inside `together()` travel in one round trip, with the
+    setting that plans them once (GENERIC_PLANS), and the client waits once, when it fetches
+    the first answer.
+    """
+
+    def __init__(self, session: Session) -> None:
+        connection = session.connection()
+        self.dialect = connection.dialect
+        self._connection = connection.connection.driver_connection
+        self._pipelined = self.dialect.name == "postgresql"
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        if not self._pipelined:
+            yield
+            return
+        with self._connection.pipeline():
+            self._connection.execute(GENERIC_PLANS)
+            yield
+
+    def send(self, statement: DriverStatement, values: dict[str, Any]) -> Any:
+        """Run a statement; its cursor, to give to `rows` when the answer is needed."""
+        cursor = self._connection.cursor()
+        cursor.execute(statement.sql, statement.parameters(values))
+        return cursor
+
+    def rows(self, statement: DriverStatement, cursor: Any) -> list[dict[str, Any]]:
+        return statement.rows(cursor)
 
 
 class DriverWrite:
@@ -112,7 +200,7 @@ class DriverWrite:
 
     def one(self, name: str, cursor: Any) -> dict[str, Any] | None:
         """The statement's one row (or None), converted back from the driver."""
-        return self._statements[name].row(cursor.fetchone())
+        return self._statements[name].row(cursor)
 
 
 @contextmanager

@@ -4,13 +4,10 @@ the two to the same answers: twin patients get the same script of checks, one th
 `record_check_in` and one through the general path alone, and every outcome must match.
 """
 
-import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from psycopg.pq import Trace
-from sqlalchemy import event
 
 from app.services.access import Actor
 from app.services.check_ins import CHECK_IN, record_check_in
@@ -21,6 +18,7 @@ from app.services.requests import create_record
 from app.services.wards import discharge_patient
 from models.codes import RecordKind
 from tests.factories import Ward, check_form, key
+from tests.trace import traced
 
 
 class Twin:
@@ -153,30 +151,12 @@ def stored_audit(db, patient_id: int) -> list[tuple]:
 
 
 def test_the_usual_check_is_one_read_and_three_writes(ward, clock, db) -> None:
-    """Counted where the driver meets the database: SQLite's own statement trace, and on
-    PostgreSQL libpq's trace of the protocol (each Flush or Sync is a wait for the server)."""
-    with tempfile.TemporaryFile("w+") as traced:
-        db.writer.dispose()  # the save's connection is opened, and traced, from here on
-
-        @event.listens_for(db.writer, "connect")
-        def trace(connection, _record) -> None:
-            if db.dialect == "sqlite":
-                connection.set_trace_callback(
-                    lambda sql: traced.write(" ".join(sql.split()) + "\n")
-                )
-            else:
-                connection.pgconn.trace(traced.fileno())
-                connection.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
-
+    with traced(db.writer) as sent:
         saved = record_check_in(db, ward.tech, check_form(ward.patients[0].id, clock()))
-        db.writer.dispose()
-        traced.flush()
-        traced.seek(0)
-        lines = traced.read().splitlines()
 
     assert not saved.replayed
     if db.dialect == "sqlite":
-        assert [" ".join(line.split()[:3]) for line in lines] == [
+        assert sent.statements() == [
             "BEGIN IMMEDIATE",
             "SELECT patient.ward_id, patient.admitted_at,",
             "INSERT INTO check_in",
@@ -185,17 +165,9 @@ def test_the_usual_check_is_one_read_and_three_writes(ward, clock, db) -> None:
             "COMMIT",
         ]
     else:
-        sent = [line.split("\t")[2] for line in lines if line.startswith("F\t")]
-        statements = [message for message in sent if message in ("Execute", "Query")]
-        # The client waits after a Flush or Sync (one wait for a Sync and Flush sent together).
-        ends = ("Flush", "Sync")
-        waits = [
-            at
-            for at, message in enumerate(sent)
-            if message == "Query" or (message in ends and (at == 0 or sent[at - 1] not in ends))
-        ]
+        statements = [message for message in sent.messages() if message in ("Execute", "Query")]
         # BEGIN and its plan setting, the patient's lock and the facts; the insert (its id goes
         # into the audit row); the audit row, the chain head and COMMIT. (A pooled connection
         # is also pinged before use; this one is new.)
-        assert len(statements) == 8, sent
-        assert len(waits) == 3, sent
+        assert len(statements) == 8, sent.messages()
+        assert sent.waits() == 3, sent.messages()

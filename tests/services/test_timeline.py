@@ -28,6 +28,7 @@ from models import (
 )
 from models.codes import AuditAction, RecordKind
 from tests.factories import Ward, check_form, key
+from tests.trace import traced
 
 
 def views(db, patient_id) -> int:
@@ -397,3 +398,28 @@ def test_every_group_type_has_a_name_without_a_doubled_word():
     for group_type in GroupType:
         name = group_name(group_type.value)
         assert "group group" not in name and name.strip() == name and name
+
+
+def test_a_page_is_read_in_one_statement_per_kind_on_the_page(ward, clock, db):
+    """The page's positions, then each kind's records with their writers and corrections;
+    the ward comes with the authorization and is not read again. On PostgreSQL the records of
+    all kinds travel together, in one round trip."""
+    one_of_each(ward, clock)
+    with traced(db.reader) as sent:
+        page = timeline_for(db, ward.charge, ward.patients[0].id)
+    assert {entry.kind for entry in page.entries} == set(RecordKind)
+    if db.dialect == "sqlite":
+        statements = sent.statements(2)
+        assert statements[:3] == [
+            "BEGIN",
+            "SELECT staff.id,",  # the account, the patient, their ward and the assignment
+            "SELECT anon_1.kind,",  # the page's positions
+        ]
+        # Then one statement per kind, each from its own table, and the end of the snapshot.
+        tables = {line.removeprefix("SELECT ").split(".")[0] for line in statements[3:-1]}
+        assert len(statements[3:-1]) == len(tables) == len(RecordKind)
+        assert statements[-1] == "COMMIT"
+    else:
+        # BEGIN; the authorization; the positions; the records of every kind; COMMIT; then
+        # the audit row's transaction: the pooled connection's ping and two waits of its own.
+        assert sent.waits() == 8, sent.messages()

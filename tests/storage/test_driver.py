@@ -2,12 +2,14 @@
 other unit of work: a failed statement undoes the statements before it, the error reaches the
 caller, and the pooled connection is fit for the next save."""
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app.services.audit import CHAIN_HEAD, chained_event, verify_chain
 from app.services.check_ins import _USUAL_SAVE, record_check_in
-from app.storage.driver import writing_on_driver
+from app.storage.driver import DriverRead, compiled_once, padded, writing_on_driver
 from models import AuditEvent, CheckIn
 from models.codes import AuditAction
 from tests.factories import check_form
@@ -59,3 +61,35 @@ def test_a_failed_statement_undoes_the_whole_write(ward, clock, db) -> None:
     with db.reading() as session:
         assert session.get(CheckIn, saved.id) is not None
         assert verify_chain(session, key=db.keys.audit).first_bad_id is None
+
+
+def test_a_read_on_the_driver_gives_the_values_the_orm_gives(ward, clock, db) -> None:
+    """Times come back aware and in UTC, JSON as lists, booleans as booleans: each column
+    converted by its own type, as SQLAlchemy converts it."""
+    form = check_form(ward.patients[0].id, clock(), behaviours=["anxious", "restless"], mood=4)
+    saved = record_check_in(db, ward.tech, form)
+    table = CheckIn.__table__
+    with db.reading() as session:
+        read = DriverRead(session)
+        statement = compiled_once(
+            read.dialect,
+            ("test: a check by id",),
+            lambda: select(table).where(table.c.id == bindparam("id")),
+        )
+        with read.together():
+            (row,) = read.rows(statement, read.send(statement, {"id": saved.id}))
+        stored = session.get(CheckIn, saved.id)
+        assert row == {column.key: getattr(stored, column.key) for column in table.c}
+    assert row["observed_at"].utcoffset() == timedelta(0)
+    assert row["behaviours"] == ["anxious", "restless"]
+    assert row["missed"] is False
+
+
+@pytest.mark.parametrize("count", [1, 3, 4, 5, 50, 51, 64, 65, 1000])
+def test_padded_id_lists_keep_their_ids_in_few_sizes(count) -> None:
+    ids = list(range(100, 100 + count))
+    places = padded(ids)
+    assert places[:count] == ids
+    assert set(places) == set(ids)
+    assert len(places) in {4, 8, 16, 32, 64, 128, 256, 512, 1024}
+    assert len(places) < max(2 * count, 5)
