@@ -1,6 +1,7 @@
 """The serving shell over HTTP, without a browser: health, headers, caching, gzip, sockets."""
 
 import base64
+import gc
 import gzip
 import hashlib
 import re
@@ -14,6 +15,8 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from app.config import Settings
+from app.web import server
+from app.web.compressed import CompressedStaticFiles
 from app.web.server import ASSETS_DIR, content_security_policy, create_web_app, is_static_asset
 
 FLET_WEB_DIR = Path(flet_web.get_package_web_dir())
@@ -149,3 +152,59 @@ def test_websocket_from_another_origin_is_refused(client: TestClient) -> None:
 def test_websocket_from_the_same_origin_is_accepted(client: TestClient) -> None:
     with client.websocket_connect("/ws", headers={"Origin": "http://testserver"}) as socket:
         assert socket is not None
+
+
+def test_static_files_are_compressed_once_at_the_best_level(client: TestClient) -> None:
+    """Kept compressed in memory: a whole body with its length (not a stream compressed for
+    each browser), at level 9 (gzip's header says so), the same bytes every time."""
+    raw = (FLET_WEB_DIR / "main.dart.js").read_bytes()
+    first = client.get("/main.dart.js", headers={"Accept-Encoding": "gzip"})
+    with client.stream("GET", "/main.dart.js", headers={"Accept-Encoding": "gzip"}) as again:
+        wire = b"".join(again.iter_raw())
+        assert again.headers["content-length"] == str(len(wire))
+        assert again.headers["cache-control"] == "no-cache"
+        assert again.headers["etag"] == first.headers["etag"]
+        assert "Accept-Encoding" in again.headers["vary"]
+    assert wire[8] == 2  # XFL: the slowest, smallest compression
+    assert gzip.decompress(wire) == raw
+    assert first.content == raw
+
+
+def test_a_file_is_compressed_once_and_a_missing_one_is_not_kept() -> None:
+    asked: list[str] = []
+
+    async def files(scope, receive, send) -> None:
+        asked.append(scope["path"])
+        found = scope["path"] == "/big.js"
+        await send({"type": "http.response.start", "status": 200 if found else 404, "headers": []})
+        await send({"type": "http.response.body", "body": b"let x = 1;\n" * 5000 if found else b""})
+
+    middleware = CompressedStaticFiles(files, is_static=lambda path: True)
+    test_client = TestClient(middleware)  # no lifespan: the app above answers requests only
+    for _ in range(3):
+        big = test_client.get("/big.js", headers={"Accept-Encoding": "gzip"})
+        assert big.headers["content-encoding"] == "gzip"
+        assert big.content == b"let x = 1;\n" * 5000
+        assert test_client.get("/missing.js").status_code == 404
+    assert asked.count("/big.js") == 1
+    assert asked.count("/missing.js") == 6  # looked for, then answered by the app, each time
+    assert "/missing.js" not in middleware._files
+
+
+def test_serving_leaves_startup_objects_out_of_garbage_collection(monkeypatch, tmp_path) -> None:
+    """Everything loaded before uvicorn starts is frozen, so full collections while sessions
+    are open walk only what the sessions made."""
+    frozen_at_start: list[int] = []
+    monkeypatch.setattr(
+        server.uvicorn, "run", lambda app, **_: frozen_at_start.append(gc.get_freeze_count())
+    )
+    try:
+        server.serve(
+            Settings(
+                database_url=f"sqlite:///{tmp_path / 'rounds.db'}",
+                secret_file=tmp_path / "secret.key",
+            )
+        )
+    finally:
+        gc.unfreeze()
+    assert frozen_at_start and frozen_at_start[0] > 10_000
