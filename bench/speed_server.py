@@ -96,8 +96,14 @@ document.addEventListener("pointerdown", () => {
 window.__roundsLabel = (node) => (node.getAttribute("aria-label") || "") + Array.from(
   node.childNodes).filter((child) => child.nodeType === Node.TEXT_NODE)
   .map((child) => child.textContent).join("");
+// A needle shows when a label holds it as whole words: "Undo check for Sam Benchpatient1" is
+// not shown by "Undo check for Sam Benchpatient12".
+window.__roundsShows = (label, needle) => {
+  const at = label.indexOf(needle);
+  return at >= 0 && !/[0-9A-Za-z]/.test(label.charAt(at + needle.length));
+};
 window.__roundsCount = (needle) => Array.from(document.querySelectorAll("flt-semantics"))
-  .filter((node) => window.__roundsLabel(node).includes(needle)).length;
+  .filter((node) => window.__roundsShows(window.__roundsLabel(node), needle)).length;
 window.__roundsCard = (name) => {
   const anchor = Array.from(document.querySelectorAll("flt-semantics"))
     .find((node) => window.__roundsLabel(node).startsWith(name + ", room "));
@@ -395,7 +401,7 @@ class RoundsTab:
         return self.page.get_by_role("button", name=re.compile("^Routine check for "))
 
     def button(self, name: str, kind: str = "Routine") -> Any:
-        return self.page.get_by_role("button", name=f"{kind} check for {name}")
+        return self.page.get_by_role("button", name=f"{kind} check for {name}", exact=True)
 
     def settle(self, quiet_ms: int = 400, max_ms: int = 15_000) -> None:
         """Wait until the page has not changed for `quiet_ms` (a list may still be re-sorting
