@@ -13,6 +13,8 @@ Everything else in Rounds goes through SQLAlchemy; this is only for `check_ins`'
 `audit.write_audit_alone` and the reads of a timeline page (`DriverRead`).
 """
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -116,7 +118,11 @@ class DriverStatements:
         return compiled
 
 
-_COMPILED: dict[tuple[str, str, Hashable], DriverStatement] = {}
+# The newest few hundred shapes: a page's shape includes its size and filters, which a client
+# chooses, so the statements kept are bounded.
+_COMPILED: OrderedDict[tuple[str, str, Hashable], DriverStatement] = OrderedDict()
+KEEP_COMPILED = 512
+_COMPILED_LOCK = threading.Lock()
 
 
 def compiled_once(
@@ -128,10 +134,15 @@ def compiled_once(
     says which statement it is, and must tell apart every statement `build` can make.
     """
     key = (dialect.name, dialect.driver, shape)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = _COMPILED[key] = DriverStatement(build(), dialect)
-    return compiled
+    with _COMPILED_LOCK:  # sessions' worker threads share the statements
+        compiled = _COMPILED.get(key)
+        if compiled is None:
+            compiled = _COMPILED[key] = DriverStatement(build(), dialect)
+            if len(_COMPILED) > KEEP_COMPILED:
+                _COMPILED.popitem(last=False)
+        else:
+            _COMPILED.move_to_end(key)
+        return compiled
 
 
 def padded(ids: list[int]) -> list[int]:

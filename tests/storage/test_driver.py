@@ -5,11 +5,18 @@ caller, and the pooled connection is fit for the next save."""
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, literal, select
 
 from app.services.audit import CHAIN_HEAD, chained_event, verify_chain
 from app.services.check_ins import _USUAL_SAVE, record_check_in
-from app.storage.driver import DriverRead, compiled_once, padded, writing_on_driver
+from app.storage.driver import (
+    _COMPILED,
+    KEEP_COMPILED,
+    DriverRead,
+    compiled_once,
+    padded,
+    writing_on_driver,
+)
 from models import AuditEvent, CheckIn
 from models.codes import AuditAction
 from tests.factories import check_form
@@ -93,3 +100,17 @@ def test_padded_id_lists_keep_their_ids_in_few_sizes(count) -> None:
     assert set(places) == set(ids)
     assert len(places) in {4, 8, 16, 32, 64, 128, 256, 512, 1024}
     assert len(places) < max(2 * count, 5)
+
+
+def test_statements_made_at_run_time_are_kept_up_to_a_bound(db) -> None:
+    """A page's shape depends on what the client asks for; the compiled statements kept do not
+    grow past KEEP_COMPILED, and the newest shapes are the ones kept."""
+    dialect = db.reader.dialect
+    for number in range(KEEP_COMPILED + 10):
+        compiled_once(
+            dialect, ("test: shape", number), lambda number=number: select(literal(number))
+        )
+    kept = [key[2] for key in _COMPILED if key[2][0] == "test: shape"]
+    assert len(_COMPILED) <= KEEP_COMPILED
+    assert ("test: shape", KEEP_COMPILED + 9) in kept
+    assert ("test: shape", 0) not in kept
