@@ -242,6 +242,11 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         # The WebSocket implementation Flet's own server uses.
         ws="websockets-sansio",
+        # No per-message compression on the session sockets: each one kept about 40 KB of zlib
+        # state for its whole life (a twentieth of a session's memory) and compressed every
+        # update on the event loop, to save bytes on a ward network that has them to spare.
+        # The client's files are still gzipped (app/web/compressed.py).
+        ws_per_message_deflate=False,
         # Open Flet sockets would otherwise hold a restart until every tablet disconnects.
         timeout_graceful_shutdown=5,
         **tls,

@@ -191,13 +191,17 @@ def test_a_file_is_compressed_once_and_a_missing_one_is_not_kept() -> None:
     assert "/missing.js" not in middleware._files
 
 
-def test_serving_leaves_startup_objects_out_of_garbage_collection(monkeypatch, tmp_path) -> None:
+def test_serving_keeps_little_per_session_and_out_of_collections(monkeypatch, tmp_path) -> None:
     """Everything loaded before uvicorn starts is frozen, so full collections while sessions
-    are open walk only what the sessions made."""
+    are open walk only what the sessions made; the session sockets are not compressed."""
     frozen_at_start: list[int] = []
-    monkeypatch.setattr(
-        server.uvicorn, "run", lambda app, **_: frozen_at_start.append(gc.get_freeze_count())
-    )
+    options: dict = {}
+
+    def run(app, **given) -> None:
+        frozen_at_start.append(gc.get_freeze_count())
+        options.update(given)
+
+    monkeypatch.setattr(server.uvicorn, "run", run)
     try:
         server.serve(
             Settings(
@@ -208,3 +212,5 @@ def test_serving_leaves_startup_objects_out_of_garbage_collection(monkeypatch, t
     finally:
         gc.unfreeze()
     assert frozen_at_start and frozen_at_start[0] > 10_000
+    # and the session sockets keep no compression state (see serve)
+    assert options["ws_per_message_deflate"] is False
