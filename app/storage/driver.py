@@ -1,4 +1,4 @@
-"""Statements run on the database driver's own connection, for the writes hot enough to need it.
+"""Statements run on the database driver's own connection, for the work hot enough to need it.
 
 A ward saves a check every few seconds, and every audited read ends with an audit row. Through
 SQLAlchemy each statement costs about 25 µs of Python on top of the driver's 5 µs (compile-cache
@@ -99,23 +99,20 @@ class DriverStatement:
 
 
 class DriverStatements:
-    """Statements compiled on first use for each kind of database they run on."""
+    """Named statements, compiled on first use for each kind of database they run on."""
 
     def __init__(self, **statements: Executable | tuple[Executable, list[str]]) -> None:
-        self._statements = statements
-        self._compiled: dict[tuple[str, str], dict[str, DriverStatement]] = {}
+        self._statements = {
+            name: statement if isinstance(statement, tuple) else (statement, None)
+            for name, statement in statements.items()
+        }
 
     def for_engine(self, engine: Engine) -> dict[str, DriverStatement]:
         # What a statement compiles to depends on the dialect and driver only, not the engine.
-        kind = (engine.dialect.name, engine.dialect.driver)
-        compiled = self._compiled.get(kind)
-        if compiled is None:
-            compiled = {}
-            for name, statement in self._statements.items():
-                statement, keys = statement if isinstance(statement, tuple) else (statement, None)
-                compiled[name] = DriverStatement(statement, engine.dialect, keys)
-            self._compiled[kind] = compiled
-        return compiled
+        return {
+            name: compiled_once(engine.dialect, (self, name), lambda s=statement: s, keys)
+            for name, (statement, keys) in self._statements.items()
+        }
 
 
 # The newest few hundred shapes: a page's shape includes its size and filters, which a client
@@ -126,18 +123,22 @@ _COMPILED_LOCK = threading.Lock()
 
 
 def compiled_once(
-    dialect: Dialect, shape: Hashable, build: Callable[[], Executable]
+    dialect: Dialect,
+    shape: Hashable,
+    build: Callable[[], Executable],
+    column_keys: list[str] | None = None,
 ) -> DriverStatement:
     """The statement of this shape for the dialect, built and compiled on first use.
 
-    For statements made at run time, e.g. one per number of ids in an IN list: the shape
-    says which statement it is, and must tell apart every statement `build` can make.
+    The shape says which statement it is, and must tell apart every statement `build` can
+    make: e.g. one per number of ids in an IN list, or a `DriverStatements` and a name.
+    `column_keys`: the columns an INSERT is compiled with (its values).
     """
     key = (dialect.name, dialect.driver, shape)
     with _COMPILED_LOCK:  # sessions' worker threads share the statements
         compiled = _COMPILED.get(key)
         if compiled is None:
-            compiled = _COMPILED[key] = DriverStatement(build(), dialect)
+            compiled = _COMPILED[key] = DriverStatement(build(), dialect, column_keys)
             if len(_COMPILED) > KEEP_COMPILED:
                 _COMPILED.popitem(last=False)
         else:

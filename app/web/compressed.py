@@ -15,6 +15,7 @@ less than a tenth (fonts, images, already compressed).
 
 import asyncio
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -33,7 +34,7 @@ class Compressed:
 class CompressedStaticFiles:
     """Pure ASGI middleware: the static files of `is_static`, gzipped once per process."""
 
-    def __init__(self, app: ASGIApp, is_static) -> None:
+    def __init__(self, app: ASGIApp, is_static: Callable[[str], bool]) -> None:
         self.app = app
         self.is_static = is_static
         # Per path: the gzipped response, or None when it is served as it is. A task, so
