@@ -7,8 +7,8 @@ runs handlers on the server's event loop).
 """
 
 import asyncio
-import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +26,35 @@ from models import StaffRead
 
 logger = logging.getLogger(__name__)
 
+# A service call slower than this is logged with how long it waited for a worker thread, so
+# a screen that stayed empty can be told apart: a slow database or a starved thread pool.
+SLOW_CALL_SECONDS = 2.0
+
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+async def off_loop(service: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run a service call in a worker thread and wait for it; slow calls are logged."""
+    asked = time.monotonic()
+    began = asked
+
+    def run() -> R:
+        nonlocal began
+        began = time.monotonic()
+        return service(*args, **kwargs)
+
+    try:
+        return await asyncio.to_thread(run)
+    finally:
+        took = time.monotonic() - asked
+        if took > SLOW_CALL_SECONDS:
+            logger.warning(
+                "slow service call %s: %.1f s, of which %.1f s waiting for a worker thread",
+                getattr(service, "__qualname__", service),
+                took,
+                began - asked,
+            )
 
 
 @dataclass
@@ -103,7 +130,7 @@ class ScreenContext:
 
     async def call(self, service: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a service call off the event loop."""
-        return await asyncio.to_thread(functools.partial(service, *args, **kwargs))
+        return await off_loop(service, *args, **kwargs)
 
     async def attempt(self, service: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
         """Run a service call; on refusal show its message and return None."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from app.services.access import Actor
 from app.services.rounds import Rounds, rounds_for
 from app.storage.database import Database
+from app.ui.context import off_loop
 
 # How long a read serves other sessions. The 10 s refreshes of a ward's screens fall within
 # this of each other often enough to share, and no due time shown moves by more.
@@ -51,7 +52,7 @@ async def shared_rounds(db: Database, actor: Actor, ward_id: int, marker: int) -
         and not _failed(read.task)
     ):
         return await asyncio.shield(read.task)
-    task = loop.create_task(asyncio.to_thread(rounds_for, db, actor, ward_id))
+    task = loop.create_task(off_loop(rounds_for, db, actor, ward_id))
     reads[ward_id] = _Read(marker, time.monotonic(), loop, task)
     # Shielded: a session that leaves mid-read cancels its own wait, not the others' read.
     return await asyncio.shield(task)

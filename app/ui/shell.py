@@ -1,7 +1,7 @@
 """The app shell of one browser session: sign-in, ward, lock, routes, layout, night mode, and
 the timers that keep an open screen current.
 
-Everything slow runs in worker threads (`asyncio.to_thread`): Flet 1.0.5 runs handlers on the
+Everything slow runs in worker threads (`off_loop`): Flet 1.0.5 runs handlers on the
 server's event loop, shared by every session.
 """
 
@@ -22,7 +22,7 @@ from app.services.errors import ServiceError
 from app.services.ward_time import is_night
 from app.services.wards import WardRead, my_wards
 from app.storage.database import Database
-from app.ui.context import ScreenContext
+from app.ui.context import ScreenContext, off_loop
 from app.ui.errors import GENERIC_ERROR, guarded
 from app.ui.routes import (
     ADMIN_HOME,
@@ -433,7 +433,7 @@ class WardApp:
 
     async def _sign_in(self, username: str, password: str) -> str | None:
         try:
-            staff = await asyncio.to_thread(sign_in, self.db, username, password)
+            staff = await off_loop(sign_in, self.db, username, password)
         except ServiceError as refused:
             return refused.message
         if staff.role == Role.admin:
@@ -442,7 +442,7 @@ class WardApp:
             self.extras = {}
             await self._open_admin_desk()
             return None
-        wards = await asyncio.to_thread(my_wards, self.db, Actor(staff.id, staff.username))
+        wards = await off_loop(my_wards, self.db, Actor(staff.id, staff.username))
         if not wards:
             return NO_WARD
         self.session.sign_in(staff)
@@ -460,7 +460,7 @@ class WardApp:
         self.extras = {}
         self.night_override = None
         self._update_night()
-        self.change_marker = await asyncio.to_thread(last_ward_change, self.db, self.actor, ward.id)
+        self.change_marker = await off_loop(last_ward_change, self.db, self.actor, ward.id)
         self.topic = f"ward:{ward.id}"
         self.page.pubsub.subscribe_topic(self.topic, self._ward_message)
         route = self.wanted_route if resolve(self.wanted_route) else HOME
@@ -506,7 +506,7 @@ class WardApp:
 
     async def _saved(self) -> None:
         """This session saved something: refresh here and tell the ward's other sessions."""
-        self.change_marker = await asyncio.to_thread(
+        self.change_marker = await off_loop(
             last_ward_change, self.db, self.actor, self.session.ward.id, after=self.change_marker
         )
         if self.topic is not None:
@@ -548,9 +548,7 @@ class WardApp:
         change = self.session.tick()
         if change == Change.locked:
             self.render()
-            await asyncio.to_thread(
-                record_lock, self.db, Actor(staff.id, staff.username), reason="idle"
-            )
+            await off_loop(record_lock, self.db, Actor(staff.id, staff.username), reason="idle")
             return
         if change == Change.ended:
             await self._end(staff, self.session.ended_because or "ended")
@@ -567,7 +565,7 @@ class WardApp:
                 await result
         if self.session.staff.role == Role.admin:
             return  # no ward whose records could change under an admin's screen
-        marker = await asyncio.to_thread(
+        marker = await off_loop(
             last_ward_change, self.db, self.actor, self.session.ward.id, after=self.change_marker
         )
         if marker != self.change_marker or self.ticks % REFRESH_EVERY_TICKS == 0:
@@ -590,7 +588,7 @@ class WardApp:
         staff = self.session.staff
         self.session.lock()
         self.render()
-        await asyncio.to_thread(
+        await off_loop(
             record_lock, self.db, Actor(staff.id, staff.username), reason="locked by user"
         )
 
@@ -601,7 +599,7 @@ class WardApp:
                 await self._end(staff, self.session.ended_because)
             return None
         actor = Actor(staff.id, staff.username)
-        if await asyncio.to_thread(verify_pin, self.db, actor, pin):
+        if await off_loop(verify_pin, self.db, actor, pin):
             self.session.pin_accepted()
             self.render()
             return None
@@ -630,7 +628,7 @@ class WardApp:
         self.wanted_route = HOME
         self.render()
         if staff is not None:
-            await asyncio.to_thread(
+            await off_loop(
                 record_lock, self.db, Actor(staff.id, staff.username), reason=f"ended: {reason}"
             )
 

@@ -8,6 +8,7 @@ static files may be cached by browsers while every other response is `no-store`.
 import base64
 import gc
 import hashlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -228,6 +229,11 @@ def serve(settings: Settings) -> None:
     tls: dict[str, str] = {}
     if settings.tls_certfile:
         tls = {"ssl_certfile": settings.tls_certfile, "ssl_keyfile": settings.tls_keyfile}
+    # Rounds' own warnings (a failed screen, a slow service call) with the time they happened,
+    # for the hospital's log collector; uvicorn keeps its own access and error lines.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     web_app = create_web_app(settings)
     # Python's full garbage collection walks every object that can hold a reference, and the
     # whole server waits while it does: 150-230 ms with 25 sessions open, most of it spent

@@ -228,6 +228,21 @@ def open_app(page: Page, server: LiveServer, path: str = "/") -> None:
     enable_semantics(page)
 
 
+# Lines of the server's log shown under a failed browser test: a screen that stayed empty is
+# explained there (a failed screen's trace, a slow service call and its wait for a thread).
+SERVER_LOG_LINES = 60
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    report = yield
+    server = getattr(item, "funcargs", {}).get("rounds_server")
+    if report.failed and isinstance(server, LiveServer):
+        tail = server.log().splitlines()[-SERVER_LOG_LINES:]
+        report.sections.append(("server log (last lines)", "\n".join(tail)))
+    return report
+
+
 @pytest.fixture(scope="session")
 def rounds_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One `rounds serve` for the whole browser session, on a free loopback port."""
