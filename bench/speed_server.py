@@ -303,20 +303,38 @@ def tapped_device_apart(server_pid: int, niceness: int = BROWSER_NICENESS) -> It
     tapped_cpus, rest_cpus = set(cpus[-1:]), set(cpus[:-1] or cpus)
     stop = threading.Event()
 
+    # What is already known, so each pass costs little of the CPU the server shares: whether
+    # a process was launched with the mark, and how many threads it had when placed (new
+    # threads start on their creator's CPUs).
+    marked: dict[int, bool] = {}
+    placed: dict[int, int] = {}
+
+    def place(pid: int, cpus: set[int], niceness: int | None) -> None:
+        with suppress(OSError):
+            if niceness is not None and os.getpriority(os.PRIO_PROCESS, pid) != niceness:
+                os.setpriority(os.PRIO_PROCESS, pid, niceness)
+            threads = len(os.listdir(f"/proc/{pid}/task"))
+            if placed.get(pid) != threads:
+                _place(pid, cpus)
+                placed[pid] = threads
+
     def keep() -> None:
         while True:
             parents = _parents()
-            others = {pid for pid in parents if _marked(pid)}
-            for pid in _under(parents, os.getpid(), leaving_out=server_pid):
-                lineage = _lineage(parents, pid)
-                if others & lineage:
-                    _place(pid, rest_cpus, niceness)
+            mine = _under(parents, os.getpid(), leaving_out=server_pid)
+            for pid in mine:
+                if pid not in marked:
+                    marked[pid] = _marked(pid)
+            others = {pid for pid in mine if marked[pid]}
+            for pid in mine:
+                if others & _lineage(parents, pid):
+                    place(pid, rest_cpus, niceness)
                 elif _is_chromium(pid):
-                    _place(pid, tapped_cpus, 0)
+                    place(pid, tapped_cpus, 0)
                 else:  # the Playwright driver
-                    _place(pid, rest_cpus, 0)
-            _place(os.getpid(), rest_cpus, None)
-            _place(server_pid, rest_cpus, None)
+                    place(pid, rest_cpus, 0)
+            place(os.getpid(), rest_cpus, None)
+            place(server_pid, rest_cpus, None)
             if stop.wait(0.5):
                 return
 
@@ -327,7 +345,7 @@ def tapped_device_apart(server_pid: int, niceness: int = BROWSER_NICENESS) -> It
     finally:
         stop.set()
         watcher.join()
-        _place(os.getpid(), set(cpus), None)
+        _place(os.getpid(), set(cpus))
 
 
 def _parents() -> dict[int, int]:
@@ -374,11 +392,9 @@ def _is_chromium(pid: int) -> bool:
     return False
 
 
-def _place(pid: int, cpus: set[int], niceness: int | None) -> None:
-    """Keep every thread of a process on these CPUs, and the process at this niceness."""
+def _place(pid: int, cpus: set[int]) -> None:
+    """Keep every thread of a process on these CPUs."""
     with suppress(OSError):
-        if niceness is not None and os.getpriority(os.PRIO_PROCESS, pid) != niceness:
-            os.setpriority(os.PRIO_PROCESS, pid, niceness)
         for task in Path(f"/proc/{pid}/task").iterdir():
             with suppress(OSError):
                 if os.sched_getaffinity(int(task.name)) != cpus:
