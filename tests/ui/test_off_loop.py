@@ -11,6 +11,7 @@ import pytest
 
 from app.ui import context
 from app.ui.context import off_loop
+from tests.ui.ward_screens import run
 
 
 def nap(seconds: float) -> int:
@@ -26,18 +27,18 @@ def test_a_call_runs_in_a_worker_thread_and_returns_its_answer() -> None:
     async def scenario() -> tuple[int, int]:
         return threading.get_ident(), await off_loop(nap, 0)
 
-    loop_thread, worker_thread = asyncio.run(scenario())
+    loop_thread, worker_thread = run(scenario)
     assert worker_thread != loop_thread
 
 
 def test_a_failure_in_the_worker_reaches_the_caller() -> None:
     with pytest.raises(ValueError, match="refused in the worker"):
-        asyncio.run(off_loop(refuse))
+        run(lambda: off_loop(refuse))
 
 
 def test_a_quick_call_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger=context.__name__):
-        asyncio.run(off_loop(nap, 0))
+        run(lambda: off_loop(nap, 0))
     assert caplog.records == []
 
 
@@ -46,7 +47,7 @@ def test_a_slow_call_is_logged_with_its_name_and_time(
 ) -> None:
     monkeypatch.setattr(context, "SLOW_CALL_SECONDS", 0.05)
     with caplog.at_level(logging.WARNING, logger=context.__name__):
-        asyncio.run(off_loop(nap, 0.1))
+        run(lambda: off_loop(nap, 0.1))
     [record] = caplog.records
     assert "slow service call nap" in record.getMessage()
     assert "0.0 s waiting for a worker thread" in record.getMessage()
@@ -63,7 +64,7 @@ def test_waiting_for_a_busy_thread_pool_is_told_apart(
         await asyncio.gather(off_loop(nap, 0.4), off_loop(nap, 0))
 
     with caplog.at_level(logging.WARNING, logger=context.__name__):
-        asyncio.run(scenario())
+        run(scenario)
     messages = [record.getMessage() for record in caplog.records]
     waits = sorted(float(message.split("of which ")[1].split(" s")[0]) for message in messages)
     assert len(waits) == 2
