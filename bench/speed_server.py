@@ -82,6 +82,7 @@ SAMPLE_GAP_SECONDS = 1.0
 # freezes background tabs): their sessions stay live on the server, which sends them every
 # update, but 24 Flutter tabs repainting after each save on this machine's 2 cores would
 # measure Chromium rather than the server. On a ward each of them is a device of its own.
+# Their browser runs at this niceness, behind the server (see tapped_device_apart).
 BROWSER_NICENESS = 10
 # In the environment of the browser that holds the sessions not being tapped (see
 # tapped_device_apart), so its processes can be told from the tapped browser's.
